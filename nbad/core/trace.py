@@ -1,0 +1,288 @@
+"""Tracing: the trace stack, tracers, primitive binding, and IR evaluation.
+
+Every transformation opens a trace *level*. `bind(prim, *args)` hands the
+operation to the highest-level trace among its tracer arguments; with no
+tracer it runs eagerly through the primitive's NumPy `impl`. Evaluating an IR
+(`eval_ir`) binds its equations again, so an enclosing transformation records
+what an inner one evaluates: this is what makes `jit(grad(f))` and
+`grad(jit(f))` compose (DESIGN §5).
+
+An `IRTrace` records equations. Its tracers always carry an aval; when the
+trace is *concrete* (eager transformations, outside jit) they also carry the
+value computed by `impl` as tracing goes, so Python control flow on values
+works. Under jit tracers are abstract and converting them to Python values
+raises ConcretizationError.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from nbad.core.avals import ShapedArray, aval_of_value
+from nbad.core.ir import IR, Equation, Literal, Var
+from nbad.errors import (
+    ConcretizationError,
+    InPlaceUpdateError,
+    TracerArrayConversionError,
+    TracerIntegerConversionError,
+    UnexpectedTracerError,
+    concretization_message,
+)
+
+
+class _TraceState(threading.local):
+    def __init__(self):
+        self.stack: list["Trace"] = []
+
+
+_state = _TraceState()
+
+
+class Trace:
+    def __init__(self, level: int, name: str):
+        self.level = level
+        self.name = name
+        self.alive = True
+
+    def process_primitive(self, prim, args, params):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Tracer:
+    """A traced array value. Operators and methods are installed by nbad.numpy."""
+
+    __slots__ = ("trace", "aval", "var", "value", "__weakref__")
+    __array_priority__ = 1000
+
+    def __init__(self, trace: "IRTrace", aval: ShapedArray, var: Var, value=None):
+        self.trace = trace
+        self.aval = aval
+        self.var = var
+        self.value = value
+
+    # -- what Python and NumPy ask of an array ---------------------------------
+    shape = property(lambda self: self.aval.shape)
+    ndim = property(lambda self: self.aval.ndim)
+    size = property(lambda self: self.aval.size)
+    dtype = property(lambda self: self.aval.dtype)
+    weak_type = property(lambda self: self.aval.weak_type)
+
+    def _concrete(self, what: str):
+        if self.value is None:
+            cls = TracerIntegerConversionError if what in ("int()", "index") else ConcretizationError
+            raise cls(concretization_message(what, self.aval.str_short()))
+        return self.value
+
+    def __bool__(self):
+        return bool(self._concrete("bool()"))
+
+    def __float__(self):
+        return float(self._concrete("float()"))
+
+    def __int__(self):
+        return int(self._concrete("int()"))
+
+    def __complex__(self):
+        return complex(self._concrete("complex()"))
+
+    def __index__(self):
+        return int(np.asarray(self._concrete("index")).__index__())
+
+    def __array__(self, dtype=None, copy=None):
+        raise TracerArrayConversionError(
+            f"The numpy.ndarray conversion method __array__() was called on a traced array "
+            f"with shape/dtype {self.aval.str_short()}.\n"
+            "A traced value only exists while nbad traces the function (under jit, grad, vmap): "
+            "plain NumPy functions cannot see it. Use nbad.numpy (import nbad.numpy as jnp) "
+            "instead of numpy inside transformed functions."
+        )
+
+    def __len__(self):
+        if not self.aval.shape:
+            raise TypeError("len() of unsized object (a 0-d traced array)")
+        return self.aval.shape[0]
+
+    def __iter__(self):
+        if not self.aval.shape:
+            raise TypeError("iteration over a 0-d traced array")
+        return (self[i] for i in range(self.aval.shape[0]))
+
+    def __setitem__(self, index, value):
+        raise InPlaceUpdateError(
+            "nbad arrays are immutable: `x[idx] = y` is not supported on a traced array "
+            f"({self.aval.str_short()}). Use the functional form x = x.at[idx].set(y) "
+            "(or .add, .multiply, .min, .max)."
+        )
+
+    __hash__ = None  # arrays are unhashable, as in JAX and NumPy
+
+    def __repr__(self):
+        kind = "Concrete" if self.value is not None else "Traced"
+        return f"{kind}Tracer<{self.aval.str_short()}>({self.trace.name})"
+
+
+class IRTrace(Trace):
+    """Records the primitives applied to its tracers as IR equations."""
+
+    def __init__(self, level: int, concrete: bool, name: str = "trace"):
+        super().__init__(level, name)
+        self.concrete = concrete
+        self.equations: list[Equation] = []
+        self.constvars: list[Var] = []
+        self.consts: list = []
+        self._const_ids: dict[int, Var] = {}
+
+    def new_input(self, aval: ShapedArray, value=None) -> Tracer:
+        return Tracer(self, aval, Var(aval), value)
+
+    def instantiate(self, x):
+        """The IR atom for an operand: a Var of this trace, a Literal, or a constvar."""
+        if isinstance(x, Tracer):
+            if x.trace is self:
+                return x.var
+            return self._constvar(x, x.aval)
+        if isinstance(x, Literal):
+            return x
+        aval = aval_of_value(x)
+        if aval.shape == ():
+            return Literal(x, aval)
+        return self._constvar(x, aval)
+
+    def _constvar(self, x, aval) -> Var:
+        var = self._const_ids.get(id(x))
+        if var is None:
+            var = Var(aval.strip_weak() if not isinstance(x, Tracer) else aval)
+            self._const_ids[id(x)] = var
+            self.constvars.append(var)
+            self.consts.append(x)
+        return var
+
+    def _value_of(self, x):
+        if isinstance(x, Tracer):
+            return x.value
+        return x
+
+    def process_primitive(self, prim, args, params):
+        atoms = [self.instantiate(a) for a in args]
+        out_avals = prim.abstract_eval(*[a.aval for a in atoms], **params)
+        values = None
+        if self.concrete:
+            in_values = [self._value_of(a) for a in args]
+            if all(v is not None for v in in_values):
+                values = prim.impl(*in_values, **params)
+        if not prim.multiple_results:
+            out_avals, values = [out_avals], (None if values is None else [values])
+        outs = [Var(aval) for aval in out_avals]
+        self.equations.append(Equation(prim, atoms, outs, params))
+        tracers = [
+            Tracer(self, var.aval, var, None if values is None else _as_array(val, var.aval))
+            for var, val in zip(outs, values or [None] * len(outs))
+        ]
+        return tracers if prim.multiple_results else tracers[0]
+
+    def to_ir(self, inputs: list[Tracer], outputs: list, name: str = "f") -> IR:
+        out_atoms = [self.instantiate(o) for o in outputs]
+        return IR([t.var for t in inputs], self.equations, out_atoms,
+                  self.constvars, self.consts, name=name)
+
+
+def _as_array(value, aval: ShapedArray):
+    arr = np.asarray(value)
+    if arr.dtype != aval.dtype:
+        arr = arr.astype(aval.dtype)
+    return arr
+
+
+class new_ir_trace:
+    """Context manager opening an IRTrace one level above the current top."""
+
+    def __init__(self, concrete: bool, name: str = "trace"):
+        self.concrete = concrete
+        self.name = name
+
+    def __enter__(self) -> IRTrace:
+        self.trace = IRTrace(len(_state.stack) + 1, self.concrete, self.name)
+        _state.stack.append(self.trace)
+        return self.trace
+
+    def __exit__(self, *exc):
+        popped = _state.stack.pop()
+        assert popped is self.trace, "trace stack corrupted"
+        popped.alive = False
+        return False
+
+
+def current_level() -> int:
+    return len(_state.stack)
+
+
+def top_trace_of(args):
+    top = None
+    for a in args:
+        if isinstance(a, Tracer):
+            trace = a.trace
+            if not trace.alive:
+                raise UnexpectedTracerError(
+                    f"Encountered a leaked tracer {a!r}: a value traced inside a transformation "
+                    f"({trace.name}) was used after that transformation returned. This usually "
+                    "means a traced value was stored in a global, a closure or an object "
+                    "attribute. Return it from the transformed function instead."
+                )
+            if top is None or trace.level > top.level:
+                top = trace
+    return top
+
+
+def bind(prim, *args, **params):
+    """Apply a primitive: record it on the innermost trace, or run its impl."""
+    top = top_trace_of(args)
+    if top is not None:
+        return top.process_primitive(prim, args, params)
+    out = prim.impl(*args, **params)
+    if prim.multiple_results:
+        return [wrap_eager(o) for o in out]
+    return wrap_eager(out)
+
+
+def wrap_eager(value):
+    """An eager result as an immutable nbad Array (NumPy semantics otherwise)."""
+    from nbad.core.array import Array
+
+    if type(value) is Array:
+        return value
+    return np.asarray(value).view(Array)
+
+
+def eval_ir(ir: IR, args, consts=None):
+    """Evaluate an IR by binding its equations (records into any enclosing trace)."""
+    env: dict[int, object] = {}
+    for var, val in zip(ir.inputs, args):
+        env[var.id] = val
+    for var, val in zip(ir.constvars, ir.consts if consts is None else consts):
+        env[var.id] = val
+
+    def read(atom):
+        if isinstance(atom, Literal):
+            return atom.value
+        return env[atom.id]
+
+    for eq in ir.equations:
+        outs = bind(eq.primitive, *[read(a) for a in eq.inputs], **eq.params)
+        if not eq.primitive.multiple_results:
+            outs = [outs]
+        for var, val in zip(eq.outputs, outs):
+            env[var.id] = val
+    return [read(a) for a in ir.outputs]
+
+
+def trace_to_ir(flat_fn, in_avals, in_values=None, name: str = "f") -> IR:
+    """Trace `flat_fn(*arrays) -> list of arrays` into an IR.
+
+    With `in_values` the trace is concrete: tracers carry values (eager mode).
+    """
+    with new_ir_trace(concrete=in_values is not None, name=name) as trace:
+        values = in_values if in_values is not None else [None] * len(in_avals)
+        tracers = [trace.new_input(aval, v) for aval, v in zip(in_avals, values)]
+        outs = flat_fn(*tracers)
+        return trace.to_ir(tracers, list(outs), name=name)
