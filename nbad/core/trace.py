@@ -245,6 +245,18 @@ def bind(prim, *args, **params):
     return wrap_eager(out)
 
 
+def bind_nullary(prim, *args, **params):
+    """Bind a creation primitive (iota, full): recorded by the innermost open
+    trace even though no argument is a tracer, so `zeros(n)` under jit is an
+    equation rather than a captured constant array."""
+    top = top_trace_of(args)
+    if top is None and _state.stack:
+        top = _state.stack[-1]
+    if top is not None:
+        return top.process_primitive(prim, args, params)
+    return bind(prim, *args, **params)
+
+
 def wrap_eager(value):
     """An eager result as an immutable nbad Array (NumPy semantics otherwise)."""
     from nbad.core.array import Array
