@@ -1,9 +1,32 @@
 """nbad: a JAX-compatible array compiler on Numba.
 
-    import nbad as jax
+    import nbad as jax            # JAX programs run by changing the imports
     import nbad.numpy as jnp
+
+Public API (re-exports only; see DESIGN.md for the architecture).
 """
+from nbad import config as _config_module
+from nbad.config import config
 from nbad.core.array import Array
 from nbad import errors
+from nbad import tree_util
+from nbad.tree_util import tree_map, tree_flatten, tree_unflatten, tree_leaves, tree_structure
+from nbad import numpy
+from nbad.api import jit, make_ir
 
 __version__ = "0.1.0"
+
+
+def device_get(x):
+    """Results already live in host memory on the CPU: returned unchanged (pytrees too)."""
+    return x
+
+
+def block_until_ready(x):
+    """nbad's CPU results are ready when returned: returned unchanged (pytrees too)."""
+    return x
+
+
+__all__ = ["jit", "make_ir", "config", "Array", "errors", "tree_util", "tree_map", "tree_flatten",
+           "tree_unflatten", "tree_leaves", "tree_structure", "numpy", "device_get",
+           "block_until_ready"]

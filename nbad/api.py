@@ -1,0 +1,343 @@
+"""The public transformations: jit, make_ir (grad, vmap ... come in later issues).
+
+One call of a jitted function, top to bottom:
+
+    JitFunction.__call__   fast path: positional NumPy arrays only -> key of
+                           (shape, dtype) per argument -> one dict lookup ->
+                           the compiled driver (no tracing, no flattening)
+    _call_general          static args, pytrees, Python scalars, kwargs
+      -> _compile          trace (core/trace.py) -> simplify (transforms/)
+                           -> plan (codegen/fusion.py) -> build_program
+                           (codegen/cpu.py); cached per (static args, tree
+                           structure, avals)
+    called under another transformation (tracer arguments): the traced IR is
+    evaluated by binding its equations, so the enclosing trace records them.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+
+import numpy as np
+
+from nbad import tree_util
+from nbad.codegen import cpu, fusion
+from nbad.core.array import Array
+from nbad.core.avals import aval_of_value
+from nbad.core.ir import IR
+from nbad.core.trace import Tracer, eval_ir, trace_to_ir
+from nbad.errors import NbadTypeError, NbadValueError
+from nbad.transforms.simplify import simplify
+
+_ndarray = np.ndarray
+
+
+def _num_threads() -> int:
+    import numba
+
+    from nbad.config import ensure_threads
+
+    ensure_threads()
+    return numba.get_num_threads()
+
+
+def _normalize_argnums(argnums, n_params, fn_name, what="static_argnums"):
+    if argnums is None:
+        return ()
+    if isinstance(argnums, int):
+        argnums = (argnums,)
+    out = []
+    for a in argnums:
+        if not isinstance(a, int):
+            raise NbadTypeError(f"{what} of jit({fn_name}) must be ints, got {a!r}")
+        out.append(a)
+    return tuple(out)
+
+
+class _Signature:
+    """Maps static_argnames <-> static_argnums through the function's signature."""
+
+    def __init__(self, fun):
+        try:
+            self.params = list(inspect.signature(fun).parameters.values())
+        except (TypeError, ValueError):
+            self.params = []
+
+    def positions_of(self, names):
+        pos = {p.name: i for i, p in enumerate(self.params)
+               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        return tuple(pos[n] for n in names if n in pos)
+
+    def names_of(self, nums):
+        out = []
+        for n in nums:
+            if 0 <= n < len(self.params) and self.params[n].kind == self.params[n].POSITIONAL_OR_KEYWORD:
+                out.append(self.params[n].name)
+        return tuple(out)
+
+
+class _Compiled:
+    """One compiled program with the tree structure of its outputs."""
+
+    __slots__ = ("program", "out_tree", "single", "ir", "compile_seconds")
+
+    def __init__(self, program, out_tree, ir, compile_seconds):
+        self.program = program
+        self.out_tree = out_tree
+        self.single = out_tree.num_leaves == 1 and tree_util.treedef_is_leaf(out_tree)
+        self.ir = ir
+        self.compile_seconds = compile_seconds
+
+    def __call__(self, *leaves):
+        outs = self.program(*leaves)
+        if self.single:
+            return outs[0]
+        return tree_util.tree_unflatten(self.out_tree, outs)
+
+
+class JitFunction:
+    """`nbad.jit(f)`: f traced once per (static args, structure, shapes, dtypes),
+    compiled to fused Numba kernels, and called directly afterwards."""
+
+    def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=None,
+                 donate_argnames=None, inline=False, **unused):
+        if not callable(fun):
+            raise NbadTypeError(f"nbad.jit expects a callable, got {type(fun).__name__}")
+        functools.update_wrapper(self, fun)
+        self._fun = fun
+        self._name = getattr(fun, "__name__", "fn")
+        sig = _Signature(fun)
+        nums = _normalize_argnums(static_argnums, len(sig.params), self._name)
+        if isinstance(static_argnames, str):
+            static_argnames = (static_argnames,)
+        names = tuple(static_argnames or ())
+        self._static_argnums = tuple(sorted(set(nums) | set(sig.positions_of(names))))
+        self._static_argnames = tuple(sorted(set(names) | set(sig.names_of(nums))))
+        self._simple = not self._static_argnums and not self._static_argnames
+        self._fast: dict = {}       # (shape, dtype, ...) -> compiled callable
+        self._cache: dict = {}      # (statics, in_tree, avals) -> _Compiled
+        self._ir_cache: dict = {}   # same key -> (IR, out_tree), for calls under a trace
+        self.trace_count = 0
+
+    # -- calling ------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if not kwargs and self._simple:
+            key = []
+            for a in args:
+                t = type(a)
+                if t is not _ndarray and t is not Array:
+                    break
+                key.append(a.shape)
+                key.append(a.dtype)
+            else:
+                entry = self._fast.get(tuple(key))
+                if entry is not None:
+                    return entry(*args)
+        return self._call_general(args, kwargs)
+
+    def _split(self, args, kwargs):
+        """(static key, dynamic args, dynamic kwargs) with hashability checked."""
+        n = len(args)
+        static_pos = []
+        for i in self._static_argnums:
+            j = i + n if i < 0 else i
+            if 0 <= j < n:
+                static_pos.append(j)
+            elif i >= n and not any(p for p in self._static_argnames):
+                raise NbadValueError(
+                    f"jit({self._name}) has static_argnums={self._static_argnums} but was called "
+                    f"with only {n} positional arguments")
+        static_pos = sorted(set(static_pos))
+        statics = []
+        for j in static_pos:
+            statics.append(("pos", j, _check_hashable(args[j], f"positional argument {j}", self._name)))
+        for name in self._static_argnames:
+            if name in kwargs:
+                statics.append(("kw", name, _check_hashable(kwargs[name], f"argument '{name}'", self._name)))
+        dyn_args = tuple(a for j, a in enumerate(args) if j not in static_pos)
+        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self._static_argnames}
+        return tuple(statics), static_pos, dyn_args, dyn_kwargs
+
+    def _call_general(self, args, kwargs):
+        statics, static_pos, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        leaves, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
+        if any(isinstance(x, Tracer) for x in leaves):
+            return self._call_traced(args, kwargs, statics, static_pos, leaves, in_tree)
+        avals = tuple(_leaf_aval(x, self._name) for x in leaves)
+        key = (statics, in_tree, avals)
+        compiled = self._cache.get(key)
+        if compiled is None:
+            compiled = self._compile(args, kwargs, static_pos, in_tree, avals)
+            self._cache[key] = compiled
+        arrays = [x if type(x) in (_ndarray, Array) else np.asarray(x, dtype=a.dtype)
+                  for x, a in zip(leaves, avals)]
+        out = compiled(*arrays)
+        if (self._simple and not kwargs
+                and all(type(a) in (_ndarray, Array) for a in args)):
+            fast_key = tuple(v for a in args for v in (a.shape, a.dtype))
+            self._fast[fast_key] = _fast_entry(compiled)
+        return out
+
+    # -- tracing and compiling -------------------------------------------------------
+    def _flat_fun(self, args, kwargs, static_pos, in_tree, out_store):
+        fun = self._fun
+
+        def flat_fun(*leaves):
+            dyn_args, dyn_kwargs = tree_util.tree_unflatten(in_tree, list(leaves))
+            it = iter(dyn_args)
+            full_args = [args[j] if j in static_pos else next(it) for j in range(len(args))]
+            full_kwargs = {k: (kwargs[k] if k in self._static_argnames else dyn_kwargs[k])
+                           for k in kwargs}
+            out = fun(*full_args, **full_kwargs)
+            out_leaves, out_tree = tree_util.tree_flatten(out)
+            for x in out_leaves:
+                if not isinstance(x, (Tracer, np.ndarray, np.generic, bool, int, float, complex)):
+                    raise NbadTypeError(
+                        f"jit({self._name}) returned a value of type {type(x).__name__}; "
+                        "jitted functions must return arrays, scalars or pytrees of them")
+            out_store.append(out_tree)
+            return out_leaves
+
+        return flat_fun
+
+    def _trace(self, args, kwargs, static_pos, in_tree, avals) -> tuple[IR, object]:
+        store: list = []
+        self.trace_count += 1
+        ir = trace_to_ir(self._flat_fun(args, kwargs, static_pos, in_tree, store), list(avals),
+                         name=self._name)
+        return ir, store[0]
+
+    def _compile(self, args, kwargs, static_pos, in_tree, avals) -> _Compiled:
+        from nbad.config import log
+
+        start = time.perf_counter()
+        ir, out_tree = self._trace(args, kwargs, static_pos, in_tree, avals)
+        ir = simplify(ir)
+        plan = fusion.plan(ir)
+        program = cpu.build_program(plan, _num_threads())
+        log(1, f"nbad.jit({self._name}) compiled:\n{ir}")
+        log(2, fusion.explain(plan))
+        log(3, program.source)
+        return _Compiled(program, out_tree, ir, time.perf_counter() - start)
+
+    def _call_traced(self, args, kwargs, statics, static_pos, leaves, in_tree):
+        avals = tuple(x.aval if isinstance(x, Tracer) else _leaf_aval(x, self._name) for x in leaves)
+        key = (statics, in_tree, avals)
+        cached = self._ir_cache.get(key)
+        if cached is None:
+            ir, out_tree = self._trace(args, kwargs, static_pos, in_tree, avals)
+            cached = (simplify(ir), out_tree)
+            if not any(isinstance(c, Tracer) for c in ir.consts):
+                self._ir_cache[key] = cached
+        ir, out_tree = cached
+        outs = eval_ir(ir, leaves)
+        return tree_util.tree_unflatten(out_tree, outs)
+
+    # -- inspection -------------------------------------------------------------------
+    def lower(self, *args, **kwargs) -> "Lowered":
+        statics, static_pos, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        leaves, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
+        avals = tuple(_leaf_aval(x, self._name) for x in leaves)
+        key = (statics, in_tree, avals)
+        compiled = self._cache.get(key)
+        if compiled is None:
+            compiled = self._cache[key] = self._compile(args, kwargs, static_pos, in_tree, avals)
+        return Lowered(compiled)
+
+    def __repr__(self):
+        return f"<nbad.jit of {self._name}>"
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
+
+
+def _fast_entry(compiled: _Compiled):
+    fn = compiled.program
+    if compiled.single:
+        def call_single(*args):
+            return fn(*args)[0]
+        return call_single
+    return compiled
+
+
+def _check_hashable(value, what, fn_name):
+    try:
+        hash(value)
+    except TypeError:
+        raise NbadValueError(
+            f"Non-hashable static arguments are not supported: {what} of jit({fn_name}) is a "
+            f"{type(value).__name__} ({value!r:.60}). Static arguments are part of the "
+            "compilation cache key, so they must be hashable: pass a tuple instead of a list, "
+            "or make the argument non-static (an array)."
+        ) from None
+    return value
+
+
+def _leaf_aval(x, fn_name):
+    try:
+        return aval_of_value(x)
+    except NbadTypeError:
+        raise NbadTypeError(
+            f"jit({fn_name}): argument of type {type(x).__name__} ({x!r:.60}) is not a valid "
+            "array argument. Pass arrays, scalars or pytrees of them, or mark the argument "
+            "static with static_argnums/static_argnames."
+        ) from None
+
+
+class Lowered:
+    """What jit compiled for one signature: `.ir`, `.kernels`, `.source`."""
+
+    def __init__(self, compiled: _Compiled):
+        self._compiled = compiled
+        self.ir = compiled.ir
+        self.plan = compiled.program.plan
+        self.kernels = compiled.program.kernels
+        self.driver_source = compiled.program.source
+        self.compile_seconds = compiled.compile_seconds
+
+    @property
+    def source(self) -> str:
+        parts = [f"# driver\n{self.driver_source}"]
+        seen = set()
+        for k in self.kernels:
+            if k.name not in seen:
+                seen.add(k.name)
+                parts.append(f"# kernel {k.name}\n{k.module_source()}")
+        return "\n".join(parts)
+
+    def as_text(self) -> str:
+        return str(self.ir)
+
+    @property
+    def fusion_notes(self) -> str:
+        return fusion.explain(self.plan)
+
+    def compile(self):
+        return self._compiled
+
+
+def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=None,
+        donate_argnames=None, **kwargs):
+    """Compile `fun` with nbad (also usable as a decorator, with or without options)."""
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
+                                 donate_argnums=donate_argnums, donate_argnames=donate_argnames, **kwargs)
+    return JitFunction(fun, static_argnums, static_argnames, donate_argnums, donate_argnames, **kwargs)
+
+
+def make_ir(fun, static_argnums=(), static_argnames=()):
+    """`nbad.make_ir(f)(*args)`: the IR nbad traces for these arguments (printable)."""
+    jf = JitFunction(fun, static_argnums, static_argnames)
+
+    @functools.wraps(fun)
+    def make(*args, **kwargs):
+        statics, static_pos, dyn_args, dyn_kwargs = jf._split(args, kwargs)
+        leaves, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
+        avals = tuple(x.aval if isinstance(x, Tracer) else _leaf_aval(x, jf._name) for x in leaves)
+        ir, _ = jf._trace(args, kwargs, static_pos, in_tree, avals)
+        return simplify(ir)
+
+    return make

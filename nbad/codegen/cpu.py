@@ -1,0 +1,439 @@
+"""CPU code generation: fused kernels as Numba source, and a per-shape driver.
+
+Kernels are compiled per *type*, programs are planned per *shape* (DESIGN §7):
+
+* A kernel's source depends on its equations, dtypes, its rank after
+  collapsing dimensions, and which dims each input broadcasts along — never
+  on sizes, which it receives as arguments (`n0, n1, ...`). One compiled
+  kernel therefore serves every shape and every program containing it; they
+  are shared through `KERNELS`, keyed by source text.
+* The driver is generated Python for one shape: it allocates outputs with
+  `np.empty`, reshapes inputs (free for contiguous buffers), calls kernels,
+  BLAS and NumPy library steps in order, and returns the results. A new batch
+  size re-plans in milliseconds and compiles nothing.
+
+Dimension collapse: unit dims are dropped, and adjacent dims merge when every
+input treats them alike (both broadcast or both not) and, in a reduction,
+both are reduced or both kept — so `x * x + x * 2` on 5000x5000 runs as one
+flat loop, and a row softmax as (rows, cols) loops.
+
+Each kernel is compiled serial first; a `prange` variant is compiled only for
+a shape whose work (elements × cost of the loop body) pays for threads
+(numba-facts §6: ~1e4 elements for transcendental loops, ~1e5 otherwise).
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import linecache
+import math
+
+import numba
+import numpy as np
+
+from nbad.codegen import mathlib
+from nbad.codegen.expr import ExprContext, needs_final_cast, typed_constant
+from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep
+from nbad.core.array import Array
+from nbad.core.ir import Literal, Var
+from nbad.errors import NbadCompileError
+
+FASTMATH = {"reassoc", "contract", "arcp", "nsz"}  # never nnan/ninf: NaN checks must work
+PARALLEL_MIN_WORK = 200_000   # elements × body cost below which threads cost more than they save
+FULL_REDUCTION_CHUNK = 4096   # blocked accumulation: parallel partials, and better rounding
+_MATH_COST = 8
+
+
+class IndentedBuffer:
+    def __init__(self):
+        self.lines: list[str] = []
+        self._level = 0
+
+    def line(self, text: str = ""):
+        self.lines.append("    " * self._level + text if text else "")
+
+    @contextlib.contextmanager
+    def indent(self):
+        self._level += 1
+        try:
+            yield
+        finally:
+            self._level -= 1
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+# -- dimension collapse -------------------------------------------------------
+
+def collapse_groups(kernel: Kernel) -> list[list[int]]:
+    """Iteration dims grouped into the loops the kernel will run."""
+    shape = kernel.shape
+    reduced = set(kernel.reduce_eq.params["axes"]) if kernel.reduce_eq is not None else set()
+    live = [d for d in range(len(shape)) if shape[d] != 1]
+    can_merge = not any(inp.strided for inp in kernel.inputs)
+    groups: list[list[int]] = []
+    for d in live:
+        if groups and can_merge:
+            prev = groups[-1][-1]
+            same_reduce = (prev in reduced) == (d in reduced)
+            same_bcast = all(
+                (inp.expanded[prev] == 1) == (inp.expanded[d] == 1)
+                for inp in kernel.inputs if len(inp.expanded) == len(shape)
+            )
+            if same_reduce and same_bcast:
+                groups[-1].append(d)
+                continue
+        groups.append([d])
+    return groups
+
+
+def _prod(xs) -> int:
+    return math.prod(xs) if xs else 1
+
+
+# -- kernel source ------------------------------------------------------------
+
+class KernelSource:
+    """The generated source of one kernel plus how the driver must call it."""
+
+    def __init__(self, kernel: Kernel):
+        self.kernel = kernel
+        self.groups = collapse_groups(kernel)
+        self.sizes = [_prod([kernel.shape[d] for d in g]) for g in self.groups]
+        self.reduced_groups = (
+            [k for k, g in enumerate(self.groups) if g[0] in kernel.reduce_eq.params["axes"]]
+            if kernel.reduce_eq is not None else []
+        )
+        self.math_names: set[str] = set()
+        self.cost = 0
+        self.source = self._emit()
+        digest = hashlib.sha256(self.source.encode()).hexdigest()[:16]
+        self.name = f"k_{digest}"
+
+    # index expressions ----------------------------------------------------
+    def _loop_index(self, dims_of_input: list[int], collapsed: bool, in_expanded) -> str:
+        if collapsed:
+            parts = []
+            for k, g in enumerate(self.groups):
+                if all(in_expanded[d] == 1 for d in g):
+                    parts.append("0")
+                else:
+                    parts.append(f"i{k}")
+            return ", ".join(parts) if parts else "()"
+        group_of = {d: k for k, g in enumerate(self.groups) for d in g}
+        parts = [f"i{group_of[d]}" if d in group_of and in_expanded[d] != 1 else "0"
+                 for d in dims_of_input]
+        return ", ".join(parts) if parts else "()"
+
+    def input_layout(self, inp) -> tuple:
+        """(driver reshape target or None, index expression) for a kernel input."""
+        shape = self.kernel.shape
+        if inp.strided or len(inp.expanded) != len(shape):
+            rank = len(inp.buffer.aval.shape)
+            if rank == 0:
+                return None, "()"
+            return None, self._loop_index(list(range(rank)), False, inp.buffer.aval.shape)
+        target = tuple(
+            _prod([inp.expanded[d] for d in g]) for g in self.groups
+        )
+        return target, self._loop_index([], True, inp.expanded)
+
+    def output_target(self, var: Var) -> tuple:
+        if self.kernel.reduce_eq is not None and var in self.kernel.reduce_eq.outputs:
+            return tuple(self.sizes[k] for k in range(len(self.groups)) if k not in self.reduced_groups)
+        return tuple(self.sizes)
+
+    # emission --------------------------------------------------------------
+    def _emit(self) -> str:
+        k = self.kernel
+        names: dict[int, str] = {}
+        in_args = [f"in{j}" for j in range(len(k.inputs))]
+        out_args = [f"out{j}" for j in range(len(k.outputs))]
+        size_args = [f"n{j}" for j in range(len(self.groups))]
+        buf = IndentedBuffer()
+        buf.line(f"def kernel({', '.join(size_args + in_args + out_args)}):")
+        with buf.indent():
+            self._emit_loops(buf, names, in_args, out_args)
+        return buf.text()
+
+    def _body(self, buf: IndentedBuffer, names: dict, in_args: list, out_args: list,
+              write_outputs: bool = True):
+        k = self.kernel
+        for j, inp in enumerate(k.inputs):
+            _, index = self.input_layout(inp)
+            names[inp.var.id] = f"x{j}"
+            buf.line(f"x{j} = {in_args[j]}[{index}]")
+        for eq in k.equations:
+            if eq is k.reduce_eq:
+                continue
+            args = [typed_constant(a.value, a.aval.dtype) if isinstance(a, Literal) else names[a.id]
+                    for a in eq.inputs]
+            out = eq.outputs[0]
+            ctx = ExprContext([a.aval.dtype for a in eq.inputs], out.aval.dtype, self.math_names)
+            before = len(self.math_names)
+            expr = eq.primitive.codegen(ctx, *args, **eq.params)
+            self.cost += 1 + _MATH_COST * (len(self.math_names) - before) + (
+                _MATH_COST if "np." in expr and "np.float" not in expr and "np.int" not in expr else 0)
+            if needs_final_cast(out.aval.dtype):
+                expr = ctx.cast(expr, out.aval.dtype)
+            name = f"v{len(names)}"
+            names[out.id] = name
+            buf.line(f"{name} = {expr}")
+        if write_outputs:
+            full = ", ".join(f"i{g}" for g in range(len(self.groups))) or "()"
+            for j, var in enumerate(k.outputs):
+                if k.reduce_eq is None or var not in k.reduce_eq.outputs:
+                    buf.line(f"{out_args[j]}[{full}] = {names[var.id]}")
+
+    def _reduce_parts(self, names):
+        eq = self.kernel.reduce_eq
+        reducer = eq.primitive.reducer
+        dtype = eq.outputs[0].aval.dtype
+        identity = typed_constant(reducer.identity(dtype), dtype)
+        value = names[eq.inputs[0].id] if isinstance(eq.inputs[0], Var) else typed_constant(
+            eq.inputs[0].value, dtype)
+        combine = reducer.combine.format(acc="acc", x=value)
+        if needs_final_cast(dtype):
+            combine = f"np.{dtype.name}({combine})"
+        return identity, combine
+
+    def _emit_loops(self, buf, names, in_args, out_args):
+        k = self.kernel
+        n_groups = len(self.groups)
+        if k.reduce_eq is None:
+            self._nest(buf, list(range(n_groups)), lambda: self._body(buf, names, in_args, out_args))
+            return
+        red_out = out_args[k.outputs.index(k.reduce_eq.outputs[0])]
+        kept = [g for g in range(n_groups) if g not in self.reduced_groups]
+        trailing = all(r > kk for r in self.reduced_groups for kk in kept)
+        kept_index = ", ".join(f"i{g}" for g in kept) or "()"
+        if not kept and n_groups == 1:
+            self._emit_chunked_full_reduction(buf, names, in_args, out_args, red_out)
+        elif trailing:
+            def outer_body():
+                identity, _ = self._reduce_parts_lazy(names)
+                buf.line(f"acc = {identity}")
+                def inner():
+                    self._body(buf, names, in_args, out_args)
+                    buf.line(f"acc = {self._reduce_parts(names)[1]}")
+                self._nest(buf, self.reduced_groups, inner, parallel_outer=False)
+                buf.line(f"{red_out}[{kept_index}] = acc")
+            self._nest(buf, kept, outer_body)
+        else:
+            identity, _ = self._reduce_parts_lazy(names)
+            buf.line(f"{red_out}.fill({identity})")
+            def body():
+                self._body(buf, names, in_args, out_args)
+                combine = self._reduce_parts(names)[1].replace("acc", f"{red_out}[{kept_index}]")
+                buf.line(f"{red_out}[{kept_index}] = {combine}")
+            self._nest(buf, list(range(n_groups)), body, parallel_outer=False)
+
+    def _reduce_parts_lazy(self, names):
+        eq = self.kernel.reduce_eq
+        dtype = eq.outputs[0].aval.dtype
+        return typed_constant(eq.primitive.reducer.identity(dtype), dtype), None
+
+    def _emit_chunked_full_reduction(self, buf, names, in_args, out_args, red_out):
+        identity, _ = self._reduce_parts_lazy(names)
+        dtype = self.kernel.reduce_eq.outputs[0].aval.dtype
+        c = FULL_REDUCTION_CHUNK
+        buf.line(f"nchunks = (n0 + {c - 1}) // {c}")
+        buf.line(f"partial = np.empty(max(nchunks, 1), np.{dtype.name})")
+        buf.line(f"partial[0] = {identity}")
+        buf.line("for c in prange(nchunks):")
+        with buf.indent():
+            buf.line(f"acc = {identity}")
+            buf.line(f"for i0 in range(c * {c}, min(n0, (c + 1) * {c})):")
+            with buf.indent():
+                self._body(buf, names, in_args, out_args)
+                buf.line(f"acc = {self._reduce_parts(names)[1]}")
+            buf.line("partial[c] = acc")
+        buf.line(f"acc = {identity}")
+        buf.line("for c in range(nchunks):")
+        with buf.indent():
+            buf.line(f"acc = {self._reduce_parts({**names, self.kernel.reduce_eq.inputs[0].id: 'partial[c]'})[1]}"
+                     if isinstance(self.kernel.reduce_eq.inputs[0], Var) else "pass")
+        buf.line(f"{red_out}[()] = acc")
+
+    def _nest(self, buf, groups: list[int], body, parallel_outer: bool = True):
+        if not groups:
+            body()
+            return
+        first = groups[0]
+        loop = "prange" if parallel_outer else "range"
+        buf.line(f"for i{first} in {loop}(n{first}):")
+        with buf.indent():
+            self._nest(buf, groups[1:], body, parallel_outer=False)
+
+
+# -- compiled kernels, shared by all programs ----------------------------------
+
+class CompiledKernel:
+    def __init__(self, ks: KernelSource):
+        self.name = ks.name
+        self.source = ks.source
+        self.math_names = sorted(ks.math_names)
+        self._dispatchers: dict[bool, object] = {}
+
+    def module_source(self) -> str:
+        lines = ["import numpy as np", "from numba import prange"]
+        lines += [f"from nbad.codegen.mathlib import {n} as _m_{n}" for n in self.math_names]
+        return "\n".join(lines) + "\n\n\n" + self.source
+
+    def dispatcher(self, parallel: bool):
+        d = self._dispatchers.get(parallel)
+        if d is None:
+            filename = f"<nbad-kernel {self.name}>"
+            source = self.module_source()
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            namespace = {"np": np, "prange": numba.prange}
+            namespace.update({f"_m_{n}": getattr(mathlib, n) for n in self.math_names})
+            exec(compile(source, filename, "exec"), namespace)
+            fn = namespace["kernel"]
+            fn.__name__ = fn.__qualname__ = self.name
+            d = numba.njit(error_model="numpy", fastmath=FASTMATH, parallel=parallel)(fn)
+            self._dispatchers[parallel] = d
+        return d
+
+
+KERNELS: dict[str, CompiledKernel] = {}
+
+
+def compiled_kernel(ks: KernelSource) -> CompiledKernel:
+    ck = KERNELS.get(ks.source)
+    if ck is None:
+        ck = KERNELS[ks.source] = CompiledKernel(ks)
+    return ck
+
+
+# -- the driver ------------------------------------------------------------------
+
+def _empty(shape, dtype):
+    return np.empty(shape, dtype)
+
+
+def _new_output(shape, dtype):
+    return Array(shape, dtype)
+
+
+def _as_output(x, fresh: bool):
+    """A program result as an nbad Array; copies unless the buffer is ours alone."""
+    if fresh and type(x) is Array:
+        return x
+    arr = np.array(x, copy=not fresh)
+    return arr.view(Array)
+
+
+class Program:
+    """A planned, compiled program for one input shape/dtype signature."""
+
+    def __init__(self, fn, source: str, kernels: list, plan: Plan):
+        self.fn = fn
+        self.source = source
+        self.kernels = kernels
+        self.plan = plan
+        self.compiled = False
+
+    def __call__(self, *args):
+        if self.compiled:
+            return self.fn(*args)
+        try:
+            out = self.fn(*args)
+        except numba.core.errors.NumbaError as e:
+            raise NbadCompileError(
+                f"Numba failed to compile a kernel nbad generated for:\n{self.plan.ir}\n"
+                f"Generated driver:\n{self.source}\nNumba said: {e}\n"
+                "This is a bug in nbad; please report it with the code above."
+            ) from None
+        self.compiled = True
+        return out
+
+
+def build_program(plan: Plan, num_threads: int) -> Program:
+    """Generate and compile the driver of `plan` (kernels compile on first call)."""
+    ir = plan.ir
+    names: dict[int, str] = {}
+    namespace: dict[str, object] = {"_empty": _empty, "_new": _new_output, "_out": _as_output, "np": np}
+    buf = IndentedBuffer()
+    args = [f"a{j}" for j in range(len(ir.inputs))]
+    for j, v in enumerate(ir.inputs):
+        names[v.id] = args[j]
+    for j, (v, c) in enumerate(zip(ir.constvars, ir.consts)):
+        names[v.id] = f"c{j}"
+        namespace[f"c{j}"] = c
+    output_ids = {a.id for a in ir.outputs if isinstance(a, Var)}
+    fresh: set[int] = set()
+    kernels = []
+    buf.line(f"def program({', '.join(args)}):")
+    with buf.indent():
+        for step_no, step in enumerate(plan.steps):
+            if isinstance(step, Kernel):
+                kernels.append(_emit_kernel_call(buf, step, names, namespace, output_ids, fresh,
+                                                 num_threads, len(kernels)))
+            else:
+                _emit_library_call(buf, step, names, namespace, step_no)
+                if isinstance(step, LibraryStep):
+                    fresh.update(v.id for v in step.equation.outputs)
+        results = []
+        for j, a in enumerate(ir.outputs):
+            if isinstance(a, Literal):
+                namespace[f"lit{j}"] = np.asarray(a.value).view(Array)
+                results.append(f"_out(lit{j}, False)")
+            else:
+                results.append(f"_out({names[a.id]}, {a.id in fresh})")
+        buf.line("return " + (", ".join(results) + ("," if len(results) == 1 else "")))
+    source = buf.text()
+    filename = f"<nbad-program {ir.name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
+    return Program(namespace["program"], source, kernels, plan)
+
+
+def _emit_kernel_call(buf, kernel: Kernel, names, namespace, output_ids, fresh, num_threads, idx):
+    ks = KernelSource(kernel)
+    ck = compiled_kernel(ks)
+    work = _prod(list(kernel.shape)) * max(ks.cost, 1)
+    parallel = num_threads > 1 and work >= PARALLEL_MIN_WORK and bool(ks.groups)
+    kname = f"_k{idx}"
+    namespace[kname] = ck.dispatcher(parallel)
+    call_args = [str(n) for n in ks.sizes]
+    for inp in kernel.inputs:
+        target, _ = ks.input_layout(inp)
+        ref = names[inp.buffer.id]
+        if target is not None and tuple(target) != inp.buffer.aval.shape:
+            ref = f"{ref}.reshape({target!r})"
+        call_args.append(ref)
+    for var in kernel.outputs:
+        name = f"b{var.id}"
+        names[var.id] = name
+        alloc = "_new" if var.id in output_ids else "_empty"
+        buf.line(f"{name} = {alloc}({var.aval.shape!r}, np.{var.aval.dtype.name})")
+        fresh.add(var.id)
+        target = ks.output_target(var)
+        ref = name if tuple(target) == var.aval.shape else f"{name}.reshape({target!r})"
+        call_args.append(ref)
+    buf.line(f"{kname}({', '.join(call_args)})  # {ck.name}{' parallel' if parallel else ''}")
+    return ck
+
+
+def _emit_library_call(buf, step, names, namespace, step_no):
+    eq = step.equation
+    fname = f"_{eq.primitive.name}{step_no}"
+    namespace[fname] = functools.partial(eq.primitive.impl, **eq.params)
+    args = []
+    for j, a in enumerate(eq.inputs):
+        if isinstance(a, Literal):
+            lname = f"lit{step_no}_{j}"
+            namespace[lname] = a.value
+            args.append(lname)
+        else:
+            args.append(names[a.id])
+    outs = [f"b{v.id}" for v in eq.outputs]
+    for v, o in zip(eq.outputs, outs):
+        names[v.id] = o
+    if eq.primitive.multiple_results:
+        buf.line(f"{', '.join(outs)}, = {fname}({', '.join(args)})")
+    else:
+        buf.line(f"{outs[0]} = {fname}({', '.join(args)})")

@@ -1,0 +1,127 @@
+"""IR simplification: constant folding, algebraic identities, CSE and DCE.
+
+Backward passes produce many trivial equations (multiplications by one,
+broadcasts of scalars, converts to the same dtype); a smaller IR compiles
+faster and fuses better. Rewrites that would change results are not done:
+`0 * x` is not folded for floats (x may be inf or NaN), and nothing
+reassociates arithmetic.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nbad.core.ir import IR, Equation, Literal, Var
+
+
+def _lit_is(atom, value) -> bool:
+    return isinstance(atom, Literal) and atom.value == value and not (
+        atom.aval.dtype.kind == "b" and not isinstance(value, bool))
+
+
+def _same_aval(atom, var: Var) -> bool:
+    return atom.aval.shape == var.aval.shape and atom.aval.dtype == var.aval.dtype
+
+
+def _identity(eq: Equation, ins):
+    """An existing atom equal to eq's single output, or None."""
+    name = eq.primitive.name
+    out = eq.outputs[0]
+    p = eq.params
+    if name in ("add", "sub") and _lit_is(ins[1], 0) and _same_aval(ins[0], out):
+        return ins[0]
+    if name == "add" and _lit_is(ins[0], 0) and _same_aval(ins[1], out):
+        return ins[1]
+    if name in ("mul", "div") and _lit_is(ins[1], 1) and _same_aval(ins[0], out):
+        return ins[0]
+    if name == "mul" and _lit_is(ins[0], 1) and _same_aval(ins[1], out):
+        return ins[1]
+    if name == "integer_pow" and p.get("y") == 1:
+        return ins[0]
+    if name == "convert_element_type" and ins[0].aval.dtype == out.aval.dtype and _same_aval(ins[0], out):
+        return ins[0]
+    if name == "reshape" and tuple(p["new_sizes"]) == ins[0].aval.shape:
+        return ins[0]
+    if name == "transpose" and tuple(p["permutation"]) == tuple(range(len(p["permutation"]))):
+        return ins[0]
+    if name == "broadcast_in_dim" and tuple(p["shape"]) == ins[0].aval.shape:
+        return ins[0]
+    if name.startswith("reduce_") and tuple(p.get("axes", (0,))) == ():
+        return ins[0]
+    if name == "select" and isinstance(ins[0], Literal):
+        chosen = ins[1] if ins[0].value else ins[2]
+        return chosen if _same_aval(chosen, out) else None
+    return None
+
+
+def _fold_constant(eq: Equation, ins):
+    """Evaluate an equation whose operands are all literals and result is a scalar."""
+    if eq.primitive.multiple_results or eq.outputs[0].aval.shape != () or not ins:
+        return None
+    if not all(isinstance(a, Literal) for a in ins):
+        return None
+    with np.errstate(all="ignore"):
+        value = eq.primitive.impl(*[a.value for a in ins], **eq.params)
+    return Literal(np.asarray(value).astype(eq.outputs[0].aval.dtype), eq.outputs[0].aval)
+
+
+def _atom_key(a):
+    if isinstance(a, Literal):
+        return ("lit", a.aval.dtype.str, a.value.item() if hasattr(a.value, "item") else a.value)
+    return a.id
+
+
+def _freeze(value):
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, IR):
+        return ("ir", id(value))
+    return value
+
+
+def simplify(ir: IR) -> IR:
+    subst: dict[int, object] = {}
+
+    def read(a):
+        while isinstance(a, Var) and a.id in subst:
+            a = subst[a.id]
+        return a
+
+    equations = []
+    seen: dict = {}
+    for eq in ir.equations:
+        ins = [read(a) for a in eq.inputs]
+        eq = Equation(eq.primitive, ins, eq.outputs, eq.params)
+        if not eq.primitive.multiple_results:
+            replacement = _identity(eq, ins) or _fold_constant(eq, ins)
+            if replacement is not None:
+                subst[eq.outputs[0].id] = replacement
+                continue
+        try:
+            key = (eq.primitive, tuple(_atom_key(a) for a in ins), _freeze(eq.params))
+            hash(key)
+        except TypeError:
+            key = None
+        if key is not None and key in seen:
+            for old, new in zip(eq.outputs, seen[key]):
+                subst[old.id] = new
+            continue
+        if key is not None:
+            seen[key] = eq.outputs
+        equations.append(eq)
+    outputs = [read(a) for a in ir.outputs]
+    # Dead-code elimination, backwards: all primitives are pure.
+    live = {a.id for a in outputs if isinstance(a, Var)}
+    kept = []
+    for eq in reversed(equations):
+        if any(v.id in live for v in eq.outputs):
+            kept.append(eq)
+            live.update(a.id for a in eq.inputs if isinstance(a, Var))
+    kept.reverse()
+    constvars, consts = [], []
+    for v, c in zip(ir.constvars, ir.consts):
+        if v.id in live:
+            constvars.append(v)
+            consts.append(c)
+    return IR(ir.inputs, kept, outputs, constvars, consts, name=ir.name)
