@@ -92,7 +92,7 @@ class _Compiled:
     def __call__(self, *leaves):
         outs = self.program(*leaves)
         if self.single:
-            return outs[0]
+            return outs
         return tree_util.tree_unflatten(self.out_tree, outs)
 
 
@@ -215,7 +215,8 @@ class JitFunction:
         ir, out_tree = self._trace(args, kwargs, static_pos, in_tree, avals)
         ir = simplify(ir)
         plan = fusion.plan(ir)
-        program = cpu.build_program(plan, _num_threads())
+        single = out_tree.num_leaves == 1 and tree_util.treedef_is_leaf(out_tree)
+        program = cpu.build_program(plan, _num_threads(), single_output=single)
         log(1, f"nbad.jit({self._name}) compiled:\n{ir}")
         log(2, fusion.explain(plan))
         log(3, program.source)
@@ -255,11 +256,9 @@ class JitFunction:
 
 
 def _fast_entry(compiled: _Compiled):
-    fn = compiled.program
-    if compiled.single:
-        def call_single(*args):
-            return fn(*args)[0]
-        return call_single
+    """What the fast path calls: the driver itself when it returns the result as is."""
+    if compiled.single and compiled.program.compiled:
+        return compiled.program.fn
     return compiled
 
 

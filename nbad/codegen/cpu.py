@@ -310,20 +310,9 @@ def compiled_kernel(ks: KernelSource) -> CompiledKernel:
 
 # -- the driver ------------------------------------------------------------------
 
-def _empty(shape, dtype):
-    return np.empty(shape, dtype)
-
-
-def _new_output(shape, dtype):
-    return Array(shape, dtype)
-
-
-def _as_output(x, fresh: bool):
-    """A program result as an nbad Array; copies unless the buffer is ours alone."""
-    if fresh and type(x) is Array:
-        return x
-    arr = np.array(x, copy=not fresh)
-    return arr.view(Array)
+def _as_output(x):
+    """A result that may alias an input, a constant or a view: copied into an Array."""
+    return np.array(x, copy=True).view(Array)
 
 
 class Program:
@@ -351,11 +340,16 @@ class Program:
         return out
 
 
-def build_program(plan: Plan, num_threads: int) -> Program:
-    """Generate and compile the driver of `plan` (kernels compile on first call)."""
+def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> Program:
+    """Generate and compile the driver of `plan` (kernels compile on first call).
+
+    With `single_output` the driver returns its one result itself, not a tuple.
+    """
     ir = plan.ir
     names: dict[int, str] = {}
-    namespace: dict[str, object] = {"_empty": _empty, "_new": _new_output, "_out": _as_output, "np": np}
+    # Kernels get plain ndarrays (an ndarray subclass leaves Numba's C-level type
+    # dispatch: +1 us a call); results become Arrays with a view at the end.
+    namespace: dict[str, object] = {"_empty": np.empty, "_Array": Array, "_out": _as_output, "np": np}
     buf = IndentedBuffer()
     args = [f"a{j}" for j in range(len(ir.inputs))]
     for j, v in enumerate(ir.inputs):
@@ -379,11 +373,16 @@ def build_program(plan: Plan, num_threads: int) -> Program:
         results = []
         for j, a in enumerate(ir.outputs):
             if isinstance(a, Literal):
-                namespace[f"lit{j}"] = np.asarray(a.value).view(Array)
-                results.append(f"_out(lit{j}, False)")
+                namespace[f"lit{j}"] = np.asarray(a.value)
+                results.append(f"_out(lit{j})")
+            elif a.id in fresh:
+                results.append(f"{names[a.id]}.view(_Array)")
             else:
-                results.append(f"_out({names[a.id]}, {a.id in fresh})")
-        buf.line("return " + (", ".join(results) + ("," if len(results) == 1 else "")))
+                results.append(f"_out({names[a.id]})")
+        if single_output:
+            buf.line(f"return {results[0]}")
+        else:
+            buf.line("return " + (", ".join(results) + ("," if len(results) == 1 else "")))
     source = buf.text()
     filename = f"<nbad-program {ir.name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
@@ -408,8 +407,7 @@ def _emit_kernel_call(buf, kernel: Kernel, names, namespace, output_ids, fresh, 
     for var in kernel.outputs:
         name = f"b{var.id}"
         names[var.id] = name
-        alloc = "_new" if var.id in output_ids else "_empty"
-        buf.line(f"{name} = {alloc}({var.aval.shape!r}, np.{var.aval.dtype.name})")
+        buf.line(f"{name} = _empty({var.aval.shape!r}, np.{var.aval.dtype.name})")
         fresh.add(var.id)
         target = ks.output_target(var)
         ref = name if tuple(target) == var.aval.shape else f"{name}.reshape({target!r})"

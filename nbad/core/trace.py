@@ -52,13 +52,14 @@ class Trace:
 class Tracer:
     """A traced array value. Operators and methods are installed by nbad.numpy."""
 
-    __slots__ = ("trace", "aval", "var", "value", "__weakref__")
+    __slots__ = ("_trace", "aval", "_var", "value", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, trace: "IRTrace", aval: ShapedArray, var: Var, value=None):
-        self.trace = trace
+        # Underscored: `trace` and `var` are NumPy array methods installed on Tracer.
+        self._trace = trace
         self.aval = aval
-        self.var = var
+        self._var = var
         self.value = value
 
     # -- what Python and NumPy ask of an array ---------------------------------
@@ -71,7 +72,7 @@ class Tracer:
     def _concrete(self, what: str):
         if self.value is None:
             cls = TracerIntegerConversionError if what in ("int()", "index") else ConcretizationError
-            raise cls(concretization_message(what, self.aval.str_short()))
+            raise cls(concretization_message(what, self.aval.str_short(), self._trace.name))
         return self.value
 
     def __bool__(self):
@@ -119,7 +120,7 @@ class Tracer:
 
     def __repr__(self):
         kind = "Concrete" if self.value is not None else "Traced"
-        return f"{kind}Tracer<{self.aval.str_short()}>({self.trace.name})"
+        return f"{kind}Tracer<{self.aval.str_short()}>({self._trace.name})"
 
 
 class IRTrace(Trace):
@@ -139,8 +140,8 @@ class IRTrace(Trace):
     def instantiate(self, x):
         """The IR atom for an operand: a Var of this trace, a Literal, or a constvar."""
         if isinstance(x, Tracer):
-            if x.trace is self:
-                return x.var
+            if x._trace is self:
+                return x._var
             return self._constvar(x, x.aval)
         if isinstance(x, Literal):
             return x
@@ -183,7 +184,7 @@ class IRTrace(Trace):
 
     def to_ir(self, inputs: list[Tracer], outputs: list, name: str = "f") -> IR:
         out_atoms = [self.instantiate(o) for o in outputs]
-        return IR([t.var for t in inputs], self.equations, out_atoms,
+        return IR([t._var for t in inputs], self.equations, out_atoms,
                   self.constvars, self.consts, name=name)
 
 
@@ -221,7 +222,7 @@ def top_trace_of(args):
     top = None
     for a in args:
         if isinstance(a, Tracer):
-            trace = a.trace
+            trace = a._trace
             if not trace.alive:
                 raise UnexpectedTracerError(
                     f"Encountered a leaked tracer {a!r}: a value traced inside a transformation "
