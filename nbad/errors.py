@@ -37,6 +37,10 @@ class NbadValueError(NbadError, ValueError):
     """An argument has the right type but an invalid value."""
 
 
+class NbadIndexError(NbadError, IndexError):
+    """An index out of range or of an unsupported kind."""
+
+
 class InPlaceUpdateError(NbadError, TypeError):
     """`x[i] = v` on an immutable nbad array or tracer."""
 

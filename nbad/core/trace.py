@@ -113,7 +113,7 @@ class Tracer:
         raise InPlaceUpdateError(
             "nbad arrays are immutable: `x[idx] = y` is not supported on a traced array "
             f"({self.aval.str_short()}). Use the functional form x = x.at[idx].set(y) "
-            "(or .add, .multiply, .min, .max)."
+            "(or .add, .multiply, .divide, .power, .min, .max)."
         )
 
     __hash__ = None  # arrays are unhashable, as in JAX and NumPy

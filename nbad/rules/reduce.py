@@ -79,3 +79,67 @@ reduce_min_p = _reduction("reduce_min", np.min, Reducer(
     "min", _min_identity, "({x} if ({x} < {acc} or {x} != {x}) else {acc})"), "real_or_bool")
 reduce_and_p = _reduction("reduce_and", np.all, Reducer("and", lambda d: True, "({acc} and {x})"), "bool")
 reduce_or_p = _reduction("reduce_or", np.any, Reducer("or", lambda d: False, "({acc} or {x})"), "bool")
+
+
+# -- argmax, argmin -----------------------------------------------------------
+# axes=(axis,) (one axis, as lax.argmax); the first extreme wins and, as in
+# NumPy, a NaN counts as the extreme: the index of the first NaN is returned.
+def _arg_reduction(name, np_fn):
+    prim = Primitive(name)
+
+    def abstract_eval(x, *, axes, index_dtype):
+        if len(axes) != 1 or not 0 <= axes[0] < x.ndim:
+            raise NbadValueError(f"{name}: axes={axes} must name one axis of {x.str_short()}")
+        if x.shape[axes[0]] == 0:
+            raise NbadValueError(f"{name}: attempt to get {name} of an empty axis "
+                                 f"(axis {axes[0]} of {x.str_short()})")
+        if x.dtype.kind not in DTYPE_KINDS["real_or_bool"]:
+            raise NbadTypeError(f"{name} does not accept dtype {x.dtype.name}")
+        if np.dtype(index_dtype).kind not in "iu":
+            raise NbadTypeError(f"{name}: index_dtype must be an integer dtype, got {index_dtype}")
+        shape = tuple(d for i, d in enumerate(x.shape) if i != axes[0])
+        return ShapedArray(shape, index_dtype)
+
+    def impl(x, *, axes, index_dtype):
+        return np.asarray(np_fn(np.asarray(x), axis=axes[0]), dtype=index_dtype)
+
+    prim.abstract_eval = abstract_eval
+    prim.impl = impl
+    return prim
+
+
+argmax_p = _arg_reduction("argmax", np.argmax)
+argmin_p = _arg_reduction("argmin", np.argmin)
+
+
+# -- cumulative scans ---------------------------------------------------------
+# cumsum(x, axis, reverse): result[i] combines x[0..i] along `axis`, or
+# x[i..n-1] when reverse. Same dtype as the operand (nbad.numpy converts
+# first, so cumsum of int32 is computed in int64 as NumPy does). cummax and
+# cummin propagate NaN like np.maximum (and lax.cummax).
+def _cumulative(name, ufunc, kinds):
+    prim = Primitive(name)
+
+    def abstract_eval(x, *, axis, reverse):
+        if not 0 <= axis < x.ndim:
+            raise NbadValueError(f"{name}: axis {axis} out of range for {x.str_short()}")
+        if x.dtype.kind not in DTYPE_KINDS[kinds]:
+            raise NbadTypeError(f"{name} does not accept dtype {x.dtype.name}")
+        return x
+
+    def impl(x, *, axis, reverse):
+        x = np.asarray(x)
+        if not reverse:
+            return ufunc.accumulate(x, axis=axis, dtype=x.dtype)
+        flip = (slice(None),) * axis + (slice(None, None, -1),)
+        return ufunc.accumulate(x[flip], axis=axis, dtype=x.dtype)[flip]
+
+    prim.abstract_eval = abstract_eval
+    prim.impl = impl
+    return prim
+
+
+cumsum_p = _cumulative("cumsum", np.add, "number")
+cumprod_p = _cumulative("cumprod", np.multiply, "number")
+cummax_p = _cumulative("cummax", np.maximum, "real_or_bool")
+cummin_p = _cumulative("cummin", np.minimum, "real_or_bool")
