@@ -205,7 +205,7 @@ class JitFunction:
         store: list = []
         self.trace_count += 1
         ir = trace_to_ir(self._flat_fun(args, kwargs, static_pos, in_tree, store), list(avals),
-                         name=self._name)
+                         name=self._name, trace_name=f"jit({self._name})")
         return ir, store[0]
 
     def _compile(self, args, kwargs, static_pos, in_tree, avals) -> _Compiled:
@@ -278,7 +278,9 @@ def _check_hashable(value, what, fn_name):
 def _leaf_aval(x, fn_name):
     try:
         return aval_of_value(x)
-    except NbadTypeError:
+    except NbadTypeError as e:
+        if isinstance(x, (np.ndarray, np.generic)):
+            raise NbadTypeError(f"jit({fn_name}): {e}") from None
         raise NbadTypeError(
             f"jit({fn_name}): argument of type {type(x).__name__} ({x!r:.60}) is not a valid "
             "array argument. Pass arrays, scalars or pytrees of them, or mark the argument "

@@ -187,17 +187,22 @@ class KernelSource:
                 if k.reduce_eq is None or var not in k.reduce_eq.outputs:
                     buf.line(f"{out_args[j]}[{full}] = {names[var.id]}")
 
-    def _reduce_parts(self, names):
+    def _reduction(self):
+        """(identity source, combine(acc, x) -> source) of the kernel's reduction."""
         eq = self.kernel.reduce_eq
         reducer = eq.primitive.reducer
         dtype = eq.outputs[0].aval.dtype
         identity = typed_constant(reducer.identity(dtype), dtype)
-        value = names[eq.inputs[0].id] if isinstance(eq.inputs[0], Var) else typed_constant(
-            eq.inputs[0].value, dtype)
-        combine = reducer.combine.format(acc="acc", x=value)
-        if needs_final_cast(dtype):
-            combine = f"np.{dtype.name}({combine})"
+
+        def combine(acc: str, x: str) -> str:
+            expr = reducer.combine.format(acc=acc, x=x)
+            return f"np.{dtype.name}({expr})" if needs_final_cast(dtype) else expr
+
         return identity, combine
+
+    def _reduced_value(self, names) -> str:
+        operand = self.kernel.reduce_eq.inputs[0]
+        return names[operand.id]
 
     def _emit_loops(self, buf, names, in_args, out_args):
         k = self.kernel
@@ -205,38 +210,36 @@ class KernelSource:
         if k.reduce_eq is None:
             self._nest(buf, list(range(n_groups)), lambda: self._body(buf, names, in_args, out_args))
             return
+        identity, combine = self._reduction()
         red_out = out_args[k.outputs.index(k.reduce_eq.outputs[0])]
         kept = [g for g in range(n_groups) if g not in self.reduced_groups]
-        trailing = all(r > kk for r in self.reduced_groups for kk in kept)
         kept_index = ", ".join(f"i{g}" for g in kept) or "()"
+
+        def accumulate(acc: str):
+            self._body(buf, names, in_args, out_args)
+            buf.line(f"{acc} = {combine(acc, self._reduced_value(names))}")
+
         if not kept and n_groups == 1:
-            self._emit_chunked_full_reduction(buf, names, in_args, out_args, red_out)
-        elif trailing:
-            def outer_body():
-                identity, _ = self._reduce_parts_lazy(names)
+            self._emit_chunked_full_reduction(buf, identity, combine, accumulate, red_out)
+        elif all(r > kk for r in self.reduced_groups for kk in kept):
+            # Reduced loops innermost: a scalar accumulator per output element,
+            # and the outermost kept loop can run in parallel without races.
+            def per_output():
                 buf.line(f"acc = {identity}")
-                def inner():
-                    self._body(buf, names, in_args, out_args)
-                    buf.line(f"acc = {self._reduce_parts(names)[1]}")
-                self._nest(buf, self.reduced_groups, inner, parallel_outer=False)
+                self._nest(buf, self.reduced_groups, lambda: accumulate("acc"), parallel_outer=False)
                 buf.line(f"{red_out}[{kept_index}] = acc")
-            self._nest(buf, kept, outer_body)
+
+            self._nest(buf, kept, per_output)
         else:
-            identity, _ = self._reduce_parts_lazy(names)
+            # A reduced loop outside a kept one (column sums): accumulate into the
+            # output row, serially, so the inner kept loop vectorises.
             buf.line(f"{red_out}.fill({identity})")
-            def body():
-                self._body(buf, names, in_args, out_args)
-                combine = self._reduce_parts(names)[1].replace("acc", f"{red_out}[{kept_index}]")
-                buf.line(f"{red_out}[{kept_index}] = {combine}")
-            self._nest(buf, list(range(n_groups)), body, parallel_outer=False)
+            self._nest(buf, list(range(n_groups)), lambda: accumulate(f"{red_out}[{kept_index}]"),
+                       parallel_outer=False)
 
-    def _reduce_parts_lazy(self, names):
-        eq = self.kernel.reduce_eq
-        dtype = eq.outputs[0].aval.dtype
-        return typed_constant(eq.primitive.reducer.identity(dtype), dtype), None
-
-    def _emit_chunked_full_reduction(self, buf, names, in_args, out_args, red_out):
-        identity, _ = self._reduce_parts_lazy(names)
+    def _emit_chunked_full_reduction(self, buf, identity, combine, accumulate, red_out):
+        """Blocked accumulation: chunk partials (in parallel when compiled so), then
+        their combination — deterministic, and rounding closer to pairwise sums."""
         dtype = self.kernel.reduce_eq.outputs[0].aval.dtype
         c = FULL_REDUCTION_CHUNK
         buf.line(f"nchunks = (n0 + {c - 1}) // {c}")
@@ -247,14 +250,12 @@ class KernelSource:
             buf.line(f"acc = {identity}")
             buf.line(f"for i0 in range(c * {c}, min(n0, (c + 1) * {c})):")
             with buf.indent():
-                self._body(buf, names, in_args, out_args)
-                buf.line(f"acc = {self._reduce_parts(names)[1]}")
+                accumulate("acc")
             buf.line("partial[c] = acc")
         buf.line(f"acc = {identity}")
         buf.line("for c in range(nchunks):")
         with buf.indent():
-            buf.line(f"acc = {self._reduce_parts({**names, self.kernel.reduce_eq.inputs[0].id: 'partial[c]'})[1]}"
-                     if isinstance(self.kernel.reduce_eq.inputs[0], Var) else "pass")
+            buf.line(f"acc = {combine('acc', 'partial[c]')}")
         buf.line(f"{red_out}[()] = acc")
 
     def _nest(self, buf, groups: list[int], body, parallel_outer: bool = True):

@@ -289,12 +289,13 @@ def eval_ir(ir: IR, args, consts=None):
     return [read(a) for a in ir.outputs]
 
 
-def trace_to_ir(flat_fn, in_avals, in_values=None, name: str = "f") -> IR:
-    """Trace `flat_fn(*arrays) -> list of arrays` into an IR.
+def trace_to_ir(flat_fn, in_avals, in_values=None, name: str = "f", trace_name: str | None = None) -> IR:
+    """Trace `flat_fn(*arrays) -> list of arrays` into an IR named `name`.
 
     With `in_values` the trace is concrete: tracers carry values (eager mode).
+    `trace_name` (e.g. "jit(f)") is what error messages call the transformation.
     """
-    with new_ir_trace(concrete=in_values is not None, name=name) as trace:
+    with new_ir_trace(concrete=in_values is not None, name=trace_name or name) as trace:
         values = in_values if in_values is not None else [None] * len(in_avals)
         tracers = [trace.new_input(aval, v) for aval, v in zip(in_avals, values)]
         outs = flat_fn(*tracers)
