@@ -12,6 +12,8 @@ from nbad import errors
 from nbad import tree_util
 from nbad.tree_util import tree_map, tree_flatten, tree_unflatten, tree_leaves, tree_structure
 from nbad import numpy
+from nbad import nn
+from nbad import scipy
 from nbad.api import jit, make_ir
 
 __version__ = "0.1.0"
@@ -28,5 +30,5 @@ def block_until_ready(x):
 
 
 __all__ = ["jit", "make_ir", "config", "Array", "errors", "tree_util", "tree_map", "tree_flatten",
-           "tree_unflatten", "tree_leaves", "tree_structure", "numpy", "device_get",
+           "tree_unflatten", "tree_leaves", "tree_structure", "numpy", "nn", "scipy", "device_get",
            "block_until_ready"]

@@ -49,6 +49,10 @@ class NbadCompileError(NbadError, RuntimeError):
     """Numba rejected code that nbad generated: a bug in nbad, reported with context."""
 
 
+class NbadNotImplementedError(NbadError, NotImplementedError):
+    """A feature nbad does not have (yet); the message says what to use instead."""
+
+
 class MissingRuleError(NbadError, NotImplementedError):
     """A primitive lacks the rule a transformation needs."""
 

@@ -1,0 +1,61 @@
+"""Timing and table helpers for benchmarks/run.py."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+def time_call(fn, *args, repeats=7, sample_seconds=0.02, sync=None):
+    """Median seconds per call of ``fn(*args)`` after a warm-up call.
+
+    Each of the ``repeats`` samples runs the call enough times to last about
+    ``sample_seconds`` (so nanosecond-scale dispatch is measurable);
+    ``sync(result)`` waits for asynchronous results (JAX's block_until_ready).
+    """
+    sync = sync or (lambda r: r)
+    sync(fn(*args))
+    start = time.perf_counter()
+    sync(fn(*args))
+    once = max(time.perf_counter() - start, 1e-8)
+    number = max(1, int(sample_seconds / once))
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            result = fn(*args)
+        sync(result)
+        samples.append((time.perf_counter() - start) / number)
+    return float(np.median(samples))
+
+
+def first_call(fn, *args, sync=None):
+    """(seconds taken by the first call, its result): compile plus one run."""
+    sync = sync or (lambda r: r)
+    start = time.perf_counter()
+    result = sync(fn(*args))
+    return time.perf_counter() - start, result
+
+
+def fmt_time(seconds):
+    if seconds is None:
+        return "-"
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    if seconds >= 1e-6:
+        return f"{seconds * 1e6:.2f} µs"
+    return f"{seconds * 1e9:.0f} ns"
+
+
+def fmt_ratio(peer, ours):
+    if peer is None or ours is None or ours <= 0:
+        return "-"
+    return f"{peer / ours:.2f}"
+
+
+def markdown_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)

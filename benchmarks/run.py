@@ -1,0 +1,286 @@
+"""nbad.jit side by side with NumPy, hand-written Numba and JAX jit, in one run.
+
+    python benchmarks/run.py [--quick] [--only NAME[,NAME...]] [--repeats N]
+
+Prints one markdown table (paste it into an issue note). Times are medians of
+per-call times after warm-up (time.perf_counter). Ratios are peer time / nbad
+time: above 1 means nbad is faster. "compile" is the first call minus the
+steady state; "new shape" is nbad's first call at a new leading size of an
+already-compiled program minus the steady state (the target is: nothing
+compiles). The hand-written Numba kernels use the flags nbad uses
+(fastmath={'reassoc','contract','arcp','nsz'}, error_model='numpy'),
+parallel=True where it pays. JAX runs with x64 enabled so float64 compares
+fairly, on JAX arrays created beforehand, with block_until_ready.
+A result that differs from NumPy's is marked in the last column.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import sys
+import traceback
+from dataclasses import dataclass, field
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before numba's first parallel call
+# Threaded OpenBLAS next to busy processes turns a 0.3 ms matrix-vector product into
+# 20-30 ms (numba-facts.md section 5); one BLAS thread keeps NumPy, Numba and nbad comparable.
+# Must be set before NumPy/SciPy load OpenBLAS. Override by setting it yourself.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [_HERE, os.path.dirname(_HERE)]  # _common, and the nbad of this checkout
+from _common import first_call, fmt_ratio, fmt_time, markdown_table, time_call  # noqa: E402
+
+import nbad  # noqa: E402
+import nbad.numpy as jnp  # noqa: E402
+import numba  # noqa: E402
+from numba import njit, prange  # noqa: E402
+
+try:
+    import jax
+    import jax.numpy as jax_np
+
+    jax.config.update("jax_enable_x64", True)
+except ImportError:
+    jax = None
+
+FLAGS = dict(fastmath={"reassoc", "contract", "arcp", "nsz"}, error_model="numpy")
+LAM = 1.0507
+ALPHA = 1.67326
+
+
+# --- the workloads, written once against an array module (numpy, nbad.numpy, jax.numpy)
+
+def selu(xp, x):
+    return LAM * xp.where(x > 0, x, ALPHA * xp.exp(x) - ALPHA)
+
+
+def poly(xp, x):
+    return x * x + x * 2.0
+
+
+def softmax_rows(xp, x):
+    e = xp.exp(x - xp.max(x, axis=1, keepdims=True))
+    return e / xp.sum(e, axis=1, keepdims=True)
+
+
+def least_squares(xp, X, w, y):
+    return xp.sum((X @ w - y) ** 2)
+
+
+def add_one(xp, x):
+    return x + 1
+
+
+# --- hand-written Numba
+
+def make_selu_numba(dtype):
+    lam, alpha = dtype(LAM), dtype(ALPHA)
+
+    @njit(parallel=True, **FLAGS)
+    def selu_numba(x):
+        out = np.empty_like(x)
+        for i in prange(x.size):
+            v = x[i]
+            out[i] = lam * (v if v > 0 else alpha * math.exp(v) - alpha)
+        return out
+
+    return selu_numba
+
+
+@njit(parallel=True, **FLAGS)
+def poly_numba(x):
+    out = np.empty_like(x)
+    for i in prange(x.shape[0]):
+        for j in range(x.shape[1]):
+            v = x[i, j]
+            out[i, j] = v * v + v * 2.0
+    return out
+
+
+@njit(parallel=True, **FLAGS)
+def softmax_numba(x):
+    out = np.empty_like(x)
+    for i in prange(x.shape[0]):
+        m = -np.inf
+        for j in range(x.shape[1]):
+            m = max(m, x[i, j])
+        s = 0.0
+        for j in range(x.shape[1]):
+            e = math.exp(x[i, j] - m)
+            out[i, j] = e
+            s += e
+        inv = 1.0 / s
+        for j in range(x.shape[1]):
+            out[i, j] *= inv
+    return out
+
+
+@njit(parallel=True, **FLAGS)
+def least_squares_numba(X, w, y):
+    r = X @ w
+    s = 0.0
+    for i in prange(r.shape[0]):
+        d = r[i] - y[i]
+        s += d * d
+    return s
+
+
+@njit(**FLAGS)
+def add_one_numba(x):
+    return x + 1
+
+
+# --- the table
+
+@dataclass
+class Workload:
+    name: str
+    fn: object                  # fn(xp, *args)
+    make_args: object           # make_args(quick, rng, shrink) -> tuple of NumPy arrays
+    numba_fn: object
+    rtol: float = 1e-9
+    atol: float = 1e-12
+    per_call: bool = False      # dispatch benchmark: report ns per call
+    notes: list = field(default_factory=list)
+
+
+def _selu_args(dtype):
+    def make(quick, rng, shrink=0):
+        n = (10**6 if quick else 10**7) - shrink
+        return (rng.standard_normal(n).astype(dtype),)
+    return make
+
+
+def _poly_args(quick, rng, shrink=0):
+    n = 1000 if quick else 5000
+    return (rng.standard_normal((n - shrink, n)),)
+
+
+def _softmax_args(quick, rng, shrink=0):
+    rows, cols = (512, 256) if quick else (4096, 1024)
+    return (rng.standard_normal((rows - shrink, cols)),)
+
+
+def _lsq_args(quick, rng, shrink=0):
+    n = (10_000 if quick else 100_000) - shrink
+    return (rng.standard_normal((n, 64)), rng.standard_normal(64), rng.standard_normal(n))
+
+
+def _add_one_args(quick, rng, shrink=0):
+    return (rng.standard_normal(3 + shrink),)
+
+
+WORKLOADS = [
+    Workload("selu_f64", selu, _selu_args(np.float64), make_selu_numba(np.float64)),
+    Workload("selu_f32", selu, _selu_args(np.float32), make_selu_numba(np.float32),
+             rtol=1e-5, atol=1e-6),
+    Workload("poly_5000x5000", poly, _poly_args, poly_numba),
+    Workload("softmax_4096x1024", softmax_rows, _softmax_args, softmax_numba),
+    Workload("lsq_100000x64", least_squares, _lsq_args, least_squares_numba),
+    Workload("dispatch_x+1", add_one, _add_one_args, add_one_numba, per_call=True),
+]
+
+
+def _close(result, expected, rtol, atol):
+    result = np.asarray(result)
+    return result.shape == np.shape(expected) and np.allclose(result, expected, rtol=rtol, atol=atol)
+
+
+def bench(w, quick, repeats, errors):
+    rng = np.random.default_rng(0)
+    args = w.make_args(quick, rng)
+    sample = 0.005 if quick else 0.05
+    row = {"name": w.name, "ok": []}
+    expected = w.fn(np, *args)
+
+    def peer(label, fn, call_args, sync=None):
+        try:
+            first, result = first_call(fn, *call_args, sync=sync)
+            steady = time_call(fn, *call_args, repeats=repeats, sample_seconds=sample, sync=sync)
+            if not _close(result, expected, w.rtol, w.atol):
+                row["ok"].append(f"{label} differs")
+            return first, steady
+        except Exception as e:  # one broken peer must not hide the other columns
+            errors.append(f"{w.name} / {label}: {type(e).__name__}: {e}")
+            if os.environ.get("NBAD_BENCH_TRACEBACK"):
+                traceback.print_exc()
+            return None, None
+
+    nbad_fn = nbad.jit(lambda *a: w.fn(jnp, *a))
+    first, row["nbad"] = peer("nbad", nbad_fn, args)
+    row["nbad_compile"] = None if row["nbad"] is None else max(first - row["nbad"], 0.0)
+    row["nbad_new_shape"] = None
+    if row["nbad"] is not None and not w.per_call:
+        try:
+            new_args = w.make_args(quick, np.random.default_rng(1), shrink=1)
+            new_first, _ = first_call(nbad_fn, *new_args)
+            new_steady = time_call(nbad_fn, *new_args, repeats=3, sample_seconds=sample)
+            row["nbad_new_shape"] = max(new_first - new_steady, 0.0)
+        except Exception as e:
+            errors.append(f"{w.name} / nbad new shape: {type(e).__name__}: {e}")
+
+    _, row["numpy"] = peer("numpy", lambda *a: w.fn(np, *a), args)
+    _, row["numba"] = peer("numba", w.numba_fn, args)
+    row["jax"] = row["jax_compile"] = None
+    if jax is not None:
+        jax_args = tuple(jax.device_put(a) for a in args)
+        jax_fn = jax.jit(lambda *a: w.fn(jax_np, *a))
+        first, row["jax"] = peer("jax", jax_fn, jax_args, sync=jax.block_until_ready)
+        row["jax_compile"] = None if row["jax"] is None else max(first - row["jax"], 0.0)
+    return row
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (< 1 minute)")
+    parser.add_argument("--only", help="comma-separated workload names (or parts of names): "
+                        + ", ".join(w.name for w in WORKLOADS))
+    parser.add_argument("--repeats", type=int, help="timing samples per measurement (default 7, 3 with --quick)")
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (3 if args.quick else 7)
+
+    selected = WORKLOADS
+    if args.only:
+        wanted = [s.strip() for s in args.only.split(",") if s.strip()]
+        selected = [w for w in WORKLOADS if any(s in w.name for s in wanted)]
+        if not selected:
+            parser.error(f"--only {args.only!r} matches no workload; choose from "
+                         + ", ".join(w.name for w in WORKLOADS))
+
+    nbad.config.ensure_threads()
+    threads = numba.get_num_threads()
+    print(f"nbad {nbad.__version__}, numba {numba.__version__}, numpy {np.__version__}, "
+          f"jax {jax.__version__ if jax else 'not installed'}, Python {platform.python_version()}; "
+          f"{os.cpu_count()} CPUs, {threads} Numba threads ({numba.threading_layer()}), "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
+          f"{'; --quick sizes' if args.quick else ''}\n")
+
+    errors, rows = [], []
+    for w in selected:
+        print(f"running {w.name} ...", file=sys.stderr, flush=True)
+        r = bench(w, args.quick, repeats, errors)
+        rows.append([
+            w.name + (" (per call)" if w.per_call else ""),
+            fmt_time(r["nbad"]), fmt_time(r["numpy"]), fmt_time(r["numba"]), fmt_time(r["jax"]),
+            fmt_ratio(r["numpy"], r["nbad"]), fmt_ratio(r["numba"], r["nbad"]), fmt_ratio(r["jax"], r["nbad"]),
+            fmt_time(r["nbad_compile"]), fmt_time(r["jax_compile"]), fmt_time(r["nbad_new_shape"]),
+            "✗ " + "; ".join(r["ok"]) if r["ok"] else ("✓" if r["nbad"] is not None else "error"),
+        ])
+    header = ["workload", "nbad", "NumPy", "Numba", "JAX", "NumPy/nbad", "Numba/nbad", "JAX/nbad",
+              "nbad compile", "JAX compile", "nbad new shape", "= NumPy"]
+    print(markdown_table(header, rows))
+    if errors:
+        print("\nerrors (set NBAD_BENCH_TRACEBACK=1 for tracebacks):")
+        for e in errors:
+            print(f"- {e}")
+    return 1 if errors or any(r[-1] != "✓" for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

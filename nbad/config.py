@@ -1,0 +1,174 @@
+"""Runtime settings, read from the environment once at import and changeable at run time.
+
+    nbad.config.update("num_threads", 1)     # like jax.config.update(...)
+    nbad.config.num_threads                  # -> 1
+
+Settings (environment variable -> name):
+
+- ``NBAD_NUM_THREADS`` -> ``num_threads`` (int or None). Threads used by parallel
+  (``prange``) kernels. None leaves Numba's default (all cores, or
+  ``NUMBA_NUM_THREADS``). The environment value is applied lazily, on the first
+  call of a compiled kernel (``ensure_threads()``), so importing nbad does not
+  start Numba's threading layer; ``update`` applies it at once. It cannot exceed
+  ``NUMBA_NUM_THREADS`` (Numba's pool size, fixed when Numba starts its threads).
+  Numba's thread count is per Python thread: the value applies to the thread
+  that calls ``update``/``ensure_threads``.
+- ``NBAD_DEBUG`` -> ``debug`` (int, default 0). 0: silent; 1: print the IR of
+  each program jit compiles; 2: also the fusion decisions (why two groups were
+  or were not fused); 3: also the generated Python source. Output goes to
+  stderr through ``log(level, text)``.
+- ``NBAD_CACHE_DIR`` -> ``cache_dir`` (str or None). Where the disk cache lives;
+  None means the platform's user cache directory.
+
+Set at import, not a setting: ``OMP_WAIT_POLICY=PASSIVE`` (unless already set).
+With libgomp's default spin-waiting, parallel code slows down 20x as soon as
+another process is busy on a core (see notes/numba-facts.md, section 6); the
+variable is read when the OpenMP runtime starts, i.e. at Numba's first parallel
+call, so setting it here (before any kernel runs) is enough.
+
+``update("jax_enable_x64", ...)`` is accepted and ignored so JAX programs run
+unchanged: nbad always follows NumPy's dtypes (float64 by default).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+__all__ = ["config", "update", "ensure_threads", "log"]
+
+_IGNORED_JAX_FLAGS = frozenset({"jax_enable_x64", "jax_platform_name", "jax_platforms"})
+
+
+def _parse_optional_int(name, raw):
+    if raw is None or str(raw).strip() in ("", "0", "none", "None"):
+        return None
+    return _parse_positive_int(name, raw)
+
+
+def _parse_positive_int(name, raw):
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"nbad config: {name} must be a positive integer, got {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"nbad config: {name} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _parse_debug(name, raw):
+    if raw is None or str(raw).strip() == "":
+        return 0
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"nbad config: {name} must be an integer 0-3, got {raw!r}") from None
+    return max(0, min(value, 3))
+
+
+def _parse_path(name, raw):
+    if raw is None or str(raw).strip() == "":
+        return None
+    return os.path.expanduser(str(raw))
+
+
+# name -> (environment variable, parser)
+_SETTINGS = {
+    "num_threads": ("NBAD_NUM_THREADS", _parse_optional_int),
+    "debug": ("NBAD_DEBUG", _parse_debug),
+    "cache_dir": ("NBAD_CACHE_DIR", _parse_path),
+}
+
+
+class Config:
+    """nbad's settings. Read them as attributes; change them with ``update``."""
+
+    def __init__(self):
+        values = {}
+        for name, (env, parse) in _SETTINGS.items():
+            raw = os.environ.get(env)
+            try:
+                values[name] = parse(env, raw)
+            except ValueError as e:
+                # A bad environment variable must not make `import nbad` fail.
+                print(f"nbad: ignoring {env}={raw!r}: {e}", file=sys.stderr)
+                values[name] = parse(env, None)
+        object.__setattr__(self, "_values", values)
+        object.__setattr__(self, "_threads_applied", values["num_threads"] is None)
+
+    def __getattr__(self, name):
+        values = object.__getattribute__(self, "_values")
+        key = name[5:] if name.startswith("nbad_") else name
+        if key in values:
+            return values[key]
+        raise AttributeError(f"nbad.config has no setting {name!r}; settings: {sorted(values)}")
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"use nbad.config.update({name!r}, value) to change a setting")
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._values))
+
+    def __repr__(self):
+        items = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        return f"nbad.config({items})"
+
+    def values(self):
+        """A copy of all settings as a dict."""
+        return dict(self._values)
+
+    def update(self, name, value):
+        """Change a setting: ``update("num_threads", 2)``, ``update("debug", 1)``."""
+        if name in _IGNORED_JAX_FLAGS:
+            return
+        key = name[5:] if name.startswith("nbad_") else name
+        if key not in _SETTINGS:
+            raise AttributeError(
+                f"nbad.config.update: unknown setting {name!r}; settings: {sorted(_SETTINGS)}"
+            )
+        env, parse = _SETTINGS[key]
+        parsed = parse(key, value)
+        if key == "num_threads":
+            _set_numba_threads(parsed)
+            object.__setattr__(self, "_threads_applied", True)
+        self._values[key] = parsed
+
+    def log(self, level, text):
+        """Print ``text`` to stderr when ``debug >= level`` (1: IR, 2: fusion decisions, 3: source)."""
+        if self._values["debug"] >= level:
+            print(text, file=sys.stderr, flush=True)
+
+    def ensure_threads(self):
+        """Apply ``num_threads`` from the environment to Numba, once. Cheap after the first call."""
+        if self._threads_applied:
+            return
+        object.__setattr__(self, "_threads_applied", True)
+        _set_numba_threads(self._values["num_threads"])
+
+
+def _set_numba_threads(n):
+    import numba
+
+    pool = numba.config.NUMBA_NUM_THREADS
+    if n is None:
+        n = pool
+    if n > pool:
+        raise ValueError(
+            f"nbad config: num_threads={n} exceeds Numba's thread pool of {pool}; "
+            f"set NUMBA_NUM_THREADS={n} in the environment before starting Python"
+        )
+    numba.set_num_threads(n)
+
+
+config = Config()
+update = config.update
+ensure_threads = config.ensure_threads
+
+
+log = config.log
+
+
+def __getattr__(name):
+    # `nbad.config.num_threads` works on the module as well as on the `config` object.
+    return getattr(config, name)

@@ -1,0 +1,135 @@
+"""Linear-algebra primitives: dot_general.
+
+dot_general is a "library" primitive: the compiled CPU program calls its
+impl directly between fused kernels, so the impl *is* the run-time path. It
+therefore routes the shapes programs actually use (vector·vector,
+matrix·vector, matrix·matrix, their transposed forms, batched matmul) straight
+to np.dot / np.matmul on zero-copy transposed views, which BLAS consumes
+without copying. Only exotic dimension numbers pay for a general
+transpose + reshape + matmul.
+
+    dimension_numbers = ((lhs_contracting, rhs_contracting), (lhs_batch, rhs_batch))
+
+Result dimensions are ordered as in lax.dot_general: batch, lhs free, rhs free.
+Both operands share one dtype (nbad.numpy promotes first); integer and bool
+dtypes compute through NumPy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nbad.core.avals import ShapedArray
+from nbad.core.primitive import Primitive
+from nbad.errors import NbadTypeError, NbadValueError, ShapeError
+
+dot_general_p = Primitive("dot_general", kind="library")
+
+
+def _free_dims(ndim, *used):
+    taken = set(d for dims in used for d in dims)
+    return tuple(d for d in range(ndim) if d not in taken)
+
+
+def _check_dims(side, aval, dims, what):
+    if len(set(dims)) != len(dims) or any(not 0 <= d < aval.ndim for d in dims):
+        raise NbadValueError(
+            f"dot_general: {side} {what} dimensions {tuple(dims)} are invalid for an operand "
+            f"of shape {aval.shape}: they must be distinct axes in range(0, {aval.ndim})."
+        )
+
+
+def _dot_general_abstract_eval(lhs, rhs, *, dimension_numbers):
+    (lc, rc), (lb, rb) = dimension_numbers
+    if lhs.dtype != rhs.dtype:
+        raise NbadTypeError(
+            f"dot_general requires operands of one dtype, got {lhs.str_short()} and "
+            f"{rhs.str_short()}. nbad.numpy.matmul/dot promote dtypes; the primitive does not."
+        )
+    for side, aval, c, b in (("lhs", lhs, lc, lb), ("rhs", rhs, rc, rb)):
+        _check_dims(side, aval, c, "contracting")
+        _check_dims(side, aval, b, "batch")
+        if set(c) & set(b):
+            raise NbadValueError(f"dot_general: {side} dimensions {tuple(set(c) & set(b))} "
+                                 "are both contracting and batch dimensions")
+    if len(lc) != len(rc) or len(lb) != len(rb):
+        raise NbadValueError(
+            f"dot_general: lhs and rhs need as many contracting (got {lc} vs {rc}) and batch "
+            f"(got {lb} vs {rb}) dimensions as each other")
+    for what, ld, rd in (("contracting", lc, rc), ("batch", lb, rb)):
+        lsizes = tuple(lhs.shape[d] for d in ld)
+        rsizes = tuple(rhs.shape[d] for d in rd)
+        if lsizes != rsizes:
+            raise ShapeError(
+                f"dot_general: {what} dimensions of lhs {lhs.shape} (axes {tuple(ld)}, sizes "
+                f"{lsizes}) and rhs {rhs.shape} (axes {tuple(rd)}, sizes {rsizes}) differ. "
+                "The contracted (or batch) axes of both operands must have equal sizes; "
+                "transpose or reshape one operand so they match.")
+    shape = (tuple(lhs.shape[d] for d in lb)
+             + tuple(lhs.shape[d] for d in _free_dims(lhs.ndim, lc, lb))
+             + tuple(rhs.shape[d] for d in _free_dims(rhs.ndim, rc, rb)))
+    return ShapedArray(shape, lhs.dtype, lhs.weak_type and rhs.weak_type)
+
+
+def _as_rows(x, contract_dim):
+    """A <=2-D operand with its contracted axis last (a view, no copy)."""
+    return x.T if x.ndim == 2 and contract_dim == 0 else x
+
+
+def _as_cols(x, contract_dim):
+    """A <=2-D operand with its contracted axis first (a view, no copy)."""
+    return x.T if x.ndim == 2 and contract_dim == 1 else x
+
+
+def _matmul_general(lhs, rhs, lc, rc, lb, rb):
+    """Any dot_general as one batched matmul: (B, M, K) @ (B, K, N)."""
+    lf = _free_dims(lhs.ndim, lc, lb)
+    rf = _free_dims(rhs.ndim, rc, rb)
+    batch = tuple(lhs.shape[d] for d in lb)
+    lfree = tuple(lhs.shape[d] for d in lf)
+    rfree = tuple(rhs.shape[d] for d in rf)
+    k = int(np.prod([lhs.shape[d] for d in lc], dtype=np.int64))
+    b = int(np.prod(batch, dtype=np.int64))
+    m = int(np.prod(lfree, dtype=np.int64))
+    n = int(np.prod(rfree, dtype=np.int64))
+    a = lhs.transpose(lb + lf + lc).reshape(b, m, k)
+    c = rhs.transpose(rb + rc + rf).reshape(b, k, n)
+    return np.matmul(a, c).reshape(batch + lfree + rfree)
+
+
+def _batched_matmul(lhs, rhs, lc, rc, nb):
+    """Leading batch dims, one contraction, at most one free dim per side:
+    np.matmul on views (swapped axes / inserted unit axes) copies nothing."""
+    a = lhs[..., None, :] if lhs.ndim == nb + 1 else lhs
+    if lhs.ndim == nb + 2 and lc == nb:
+        a = np.swapaxes(a, -1, -2)
+    c = rhs[..., None] if rhs.ndim == nb + 1 else rhs
+    if rhs.ndim == nb + 2 and rc == nb + 1:
+        c = np.swapaxes(c, -1, -2)
+    out = np.matmul(a, c)
+    if rhs.ndim == nb + 1:
+        out = out[..., 0]
+    if lhs.ndim == nb + 1:
+        out = out[..., 0, :] if rhs.ndim == nb + 2 else out[..., 0]
+    return out
+
+
+def _dot_general_impl(lhs, rhs, *, dimension_numbers):
+    (lc, rc), (lb, rb) = dimension_numbers
+    lhs, rhs = np.asarray(lhs), np.asarray(rhs)
+    lc, rc, lb, rb = tuple(lc), tuple(rc), tuple(lb), tuple(rb)
+    nb = len(lb)
+    if not lb and len(lc) == 1 and lhs.ndim <= 2 and rhs.ndim <= 2:
+        # vector/matrix products in any transposition: BLAS dot/gemv/gemm.
+        out = np.dot(_as_rows(lhs, lc[0]), _as_cols(rhs, rc[0]))
+    elif not lb and not lc:
+        out = np.multiply.outer(lhs, rhs)
+    elif (lb == rb == tuple(range(nb)) and len(lc) == 1
+          and lhs.ndim - nb in (1, 2) and rhs.ndim - nb in (1, 2)):
+        out = _batched_matmul(lhs, rhs, lc[0], rc[0], nb)
+    else:
+        out = _matmul_general(lhs, rhs, lc, rc, lb, rb)
+    return out if out.dtype == lhs.dtype else np.asarray(out, dtype=lhs.dtype)
+
+
+dot_general_p.abstract_eval = _dot_general_abstract_eval
+dot_general_p.impl = _dot_general_impl

@@ -1,0 +1,2 @@
+"""nbad.scipy: the parts of jax.scipy that nbad provides."""
+from nbad.scipy import special  # noqa: F401

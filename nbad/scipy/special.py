@@ -1,0 +1,107 @@
+"""nbad.scipy.special (jax.scipy.special): erf, erfc, expit, logit,
+logsumexp, xlogy, xlog1py, entr.
+
+Integer inputs compute in float64, as scipy.special does. The formulations
+are the numerically stable ones: logsumexp shifts by the maximum, and xlogy
+keeps log(y) away from the x == 0 branch so its derivative is finite there.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nbad.core.trace import bind
+from nbad.numpy import _elementwise as _ew
+from nbad.numpy import _reductions as _red
+from nbad.numpy._core import as_operand, convert, elementwise_call, promote_dtypes, shape_of
+from nbad.rules import elementwise as ew_rules
+from nbad.rules.shape import reshape_p
+
+__all__ = ["erf", "erfc", "expit", "logit", "logsumexp", "xlogy", "xlog1py", "entr"]
+
+
+def _inexact(x):
+    x = as_operand(x)
+    dtype, _ = promote_dtypes(x, to_inexact=True)
+    return convert(x, dtype)
+
+
+def erf(x):
+    return elementwise_call(ew_rules.erf_p, "erf", x, to_inexact=True)
+
+
+def erfc(x):
+    """1 - erf(x): exact to a few ulp for x < 1, but only absolutely accurate
+    (about 1e-16) in the far right tail, where erfc itself is tiny."""
+    return _ew.subtract(1, erf(x))
+
+
+def expit(x):
+    """The logistic function 1 / (1 + exp(-x)), without overflow."""
+    return elementwise_call(ew_rules.logistic_p, "expit", x, to_inexact=True)
+
+
+def logit(p):
+    p = _inexact(p)
+    return _ew.log(_ew.divide(p, _ew.subtract(1, p)))
+
+
+def _safe_log_product(x, y, log_fn):
+    """x * log_fn(y) with 0 where x == 0 (also for y == 0), computed so the
+    unused branch never evaluates log(0)."""
+    x, y = _inexact(x), _inexact(y)
+    dtype, _ = promote_dtypes(x, y)
+    x, y = convert(x, dtype), convert(y, dtype)
+    x_is_zero = _ew.equal(x, 0)
+    safe_y = _ew.where(x_is_zero, 1, y)
+    return _ew.where(x_is_zero, 0, _ew.multiply(x, log_fn(safe_y)))
+
+
+def xlogy(x, y):
+    return _safe_log_product(x, y, _ew.log)
+
+
+def xlog1py(x, y):
+    return _safe_log_product(x, y, _ew.log1p)
+
+
+def entr(x):
+    """-x log x for x > 0, 0 at 0, -inf for x < 0 (NaN stays NaN)."""
+    x = _inexact(x)
+    return _ew.where(_ew.less(x, 0), -np.inf, _ew.negative(xlogy(x, x)))
+
+
+def _drop_axes(x, axis, ndim):
+    """x computed with keepdims=True, with the reduced axes removed."""
+    axes = range(ndim) if axis is None else [
+        a % ndim for a in ((axis,) if isinstance(axis, int) else axis)]
+    shape = tuple(d for i, d in enumerate(shape_of(x)) if i not in set(axes))
+    return bind(reshape_p, x, new_sizes=shape)
+
+
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+    """log(sum(b * exp(a))) over `axis`, shifted by the maximum so it neither
+    overflows nor underflows. All -inf gives -inf; +inf gives +inf.
+    With return_sign, returns (log|s|, sign(s)); otherwise a negative sum is NaN."""
+    a = _inexact(a)
+    if b is not None:
+        b = as_operand(b)
+        dtype, _ = promote_dtypes(a, b, to_inexact=True)
+        a, b = convert(a, dtype), convert(b, dtype)
+    ndim = len(shape_of(a))
+    amax = _red.max(a, axis=axis, keepdims=True)
+    # An infinite maximum (all -inf, or some +inf) would give inf - inf = NaN.
+    shift = _ew.where(_ew.isfinite(amax), amax, 0)
+    terms = _ew.exp(_ew.subtract(a, shift))
+    if b is not None:
+        terms = _ew.multiply(b, terms)
+    total = _red.sum(terms, axis=axis, keepdims=True)
+    if return_sign:
+        sign = _ew.sign(total)
+        total = _ew.absolute(total)
+    out = _ew.add(_ew.log(total), shift)
+    if not keepdims:
+        out = _drop_axes(out, axis, ndim)
+    if return_sign:
+        return out, (sign if keepdims else _drop_axes(sign, axis, ndim))
+    return out
+

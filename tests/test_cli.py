@@ -1,0 +1,65 @@
+"""The `nbad` command line, run as a user runs it: in a subprocess."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nbad import cli
+
+
+def run_nbad(*args, timeout=600):
+    env = dict(os.environ, NBAD_NUM_THREADS=os.environ.get("NBAD_NUM_THREADS", "1"))
+    return subprocess.run([sys.executable, "-m", "nbad", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def test_info():
+    proc = run_nbad("info")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for name in ["nbad", "python", "numba", "llvmlite", "numpy", "scipy", "cpu count",
+                 "threading layer", "numba threads", "nbad num_threads", "numba cache dir", "cuda"]:
+        assert any(line.startswith(name + " ") for line in out.splitlines()), (name, out)
+    import numba
+    import numpy
+
+    assert numba.__version__ in out and numpy.__version__ in out
+    assert "nbad num_threads   1" in out
+
+
+def test_help_and_no_command():
+    proc = run_nbad("--help")
+    assert proc.returncode == 0
+    assert "info" in proc.stdout and "demo" in proc.stdout
+    proc = run_nbad()
+    assert proc.returncode == 2 and "COMMAND" in proc.stdout
+
+
+def test_unknown_command_fails():
+    proc = run_nbad("frobnicate")
+    assert proc.returncode != 0
+    assert "invalid choice" in proc.stderr
+
+
+def test_parser_in_process():
+    args = cli.build_parser().parse_args(["demo", "--quick"])
+    assert args.quick and args.func is cli.cmd_demo
+
+
+def test_demo_quick():
+    proc = run_nbad("demo", "--quick")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    assert "func @" in out  # the IR
+    assert "SELU" in out and "softmax" in out
+    assert "speed-up vs NumPy" in out
+    assert "all results equal NumPy's" in out
+    verdicts = [line.split()[2] for line in out.splitlines() if line.strip().startswith("equals NumPy")]
+    assert verdicts == ["yes", "yes"], out
+
+
+@pytest.mark.parametrize("name", ["info", "demo"])
+def test_subcommand_help(name):
+    proc = run_nbad(name, "--help")
+    assert proc.returncode == 0 and f"usage: nbad {name}" in proc.stdout
