@@ -101,15 +101,20 @@ def run_workload(name, fn, reference, args, repeats):
     numpy_time = median_time(reference, *args, repeats=repeats)
     expected = reference(*args)
     out = np.asarray(out)
+    # nbad's vectorised exp/log/tanh are within a few ulp of libm's, not bit-identical;
+    # where a formula cancels (alpha*exp(x) - alpha near 0) that shows as an absolute
+    # error of a few ulp of the result's magnitude.
+    eps = np.finfo(out.dtype).eps if out.dtype.kind == "f" else 0.0
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
     ok = out.shape == expected.shape and out.dtype == expected.dtype and np.allclose(
-        out, expected, rtol=1e-12 if out.dtype == np.float64 else 1e-5, atol=0)
+        out, expected, rtol=8 * eps, atol=8 * eps * scale)
     max_err = float(np.max(np.abs(out - expected))) if out.shape == expected.shape and out.size else 0.0
     print(f"{name}")
     print(f"  compile (first call - steady)   {_fmt(max(first - steady, 0.0))}")
     print(f"  nbad.jit steady state           {_fmt(steady)}")
     print(f"  NumPy                           {_fmt(numpy_time)}")
     print(f"  speed-up vs NumPy               {numpy_time / steady:.2f}x")
-    print(f"  equals NumPy                    {'yes' if ok else 'NO'} (max abs difference {max_err:.3g})")
+    print(f"  equals NumPy to a few ulp       {'yes' if ok else 'NO'} (max abs difference {max_err:.3g})")
     return ok
 
 

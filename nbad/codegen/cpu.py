@@ -408,7 +408,9 @@ def _emit_kernel_call(buf, kernel: Kernel, names, namespace, output_ids, fresh, 
     for var in kernel.outputs:
         name = f"b{var.id}"
         names[var.id] = name
-        buf.line(f"{name} = _empty({var.aval.shape!r}, np.{var.aval.dtype.name})")
+        dtype_name = f"_{var.aval.dtype.name}"
+        namespace[dtype_name] = var.aval.dtype  # a global, not np.<attr> looked up each call
+        buf.line(f"{name} = _empty({var.aval.shape!r}, {dtype_name})")
         fresh.add(var.id)
         target = ks.output_target(var)
         ref = name if tuple(target) == var.aval.shape else f"{name}.reshape({target!r})"
