@@ -341,17 +341,33 @@ class Program:
         return out
 
 
+POOL_MAX_BYTES = 1 << 30  # intermediates a program keeps between calls, at most
+
+
+def _claim(x, *inputs):
+    """A library step's result returned to the user: NumPy usually made it fresh,
+    but a view (or an input handed back) must not escape: copy those."""
+    x = np.asarray(x)
+    if x.base is None and all(x is not i for i in inputs):
+        return x.view(Array)
+    return np.array(x).view(Array)
+
+
 def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> Program:
     """Generate and compile the driver of `plan` (kernels compile on first call).
 
     With `single_output` the driver returns its one result itself, not a tuple.
+    Intermediate kernel buffers are pooled: a call takes a set from the
+    program's pool and puts it back at the end (list.pop/append are atomic under
+    the GIL, so concurrent or reentrant calls get distinct sets). Fresh large
+    buffers cost page faults on every call — a third of a row softmax's time.
     """
     ir = plan.ir
     names: dict[int, str] = {}
     # Kernels get plain ndarrays (an ndarray subclass leaves Numba's C-level type
     # dispatch: +1 us a call); results become Arrays with a view at the end.
-    namespace: dict[str, object] = {"_empty": np.empty, "_Array": Array, "_out": _as_output, "np": np}
-    buf = IndentedBuffer()
+    namespace: dict[str, object] = {"_empty": np.empty, "_Array": Array, "_out": _as_output,
+                                    "_claim": _claim, "np": np, "_pool": []}
     args = [f"a{j}" for j in range(len(ir.inputs))]
     for j, v in enumerate(ir.inputs):
         names[v.id] = args[j]
@@ -359,39 +375,67 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
         names[v.id] = f"c{j}"
         namespace[f"c{j}"] = c
     output_ids = {a.id for a in ir.outputs if isinstance(a, Var)}
-    fresh: set[int] = set()
+    intermediates = [v for step in plan.steps if isinstance(step, Kernel)
+                     for v in step.outputs if v.id not in output_ids]
+    pooled = intermediates if sum(v.aval.size * v.aval.dtype.itemsize
+                                  for v in intermediates) <= POOL_MAX_BYTES else []
+    pooled_ids = {v.id for v in pooled}
+    owned: set[int] = set()              # kernel outputs: fresh arrays the user may keep
+    library_inputs: dict[int, list] = {}  # library results -> the names they were computed from
     kernels = []
-    buf.line(f"def program({', '.join(args)}):")
-    with buf.indent():
+    body = IndentedBuffer()
+    with body.indent():
         for step_no, step in enumerate(plan.steps):
             if isinstance(step, Kernel):
-                kernels.append(_emit_kernel_call(buf, step, names, namespace, output_ids, fresh,
+                kernels.append(_emit_kernel_call(body, step, names, namespace, pooled_ids, owned,
                                                  num_threads, len(kernels)))
             else:
-                _emit_library_call(buf, step, names, namespace, step_no)
+                call_args = _emit_library_call(body, step, names, namespace, step_no)
                 if isinstance(step, LibraryStep):
-                    fresh.update(v.id for v in step.equation.outputs)
+                    for v in step.equation.outputs:
+                        library_inputs[v.id] = call_args
         results = []
         for j, a in enumerate(ir.outputs):
             if isinstance(a, Literal):
                 namespace[f"lit{j}"] = np.asarray(a.value)
                 results.append(f"_out(lit{j})")
-            elif a.id in fresh:
+            elif a.id in owned:
                 results.append(f"{names[a.id]}.view(_Array)")
+            elif a.id in library_inputs:
+                results.append(f"_claim({', '.join([names[a.id]] + library_inputs[a.id])})")
             else:
                 results.append(f"_out({names[a.id]})")
+        if pooled:
+            body.line("_pool.append(pool)")
         if single_output:
-            buf.line(f"return {results[0]}")
+            body.line(f"return {results[0]}")
         else:
-            buf.line("return " + (", ".join(results) + ("," if len(results) == 1 else "")))
-    source = buf.text()
+            body.line("return " + (", ".join(results) + ("," if len(results) == 1 else "")))
+    buf = IndentedBuffer()
+    buf.line(f"def program({', '.join(args)}):")
+    with buf.indent():
+        if pooled:
+            buf.line("pool = _pool.pop() if _pool else None")
+            buf.line("if pool is None:")
+            with buf.indent():
+                allocs = [f"_empty({v.aval.shape!r}, {_dtype_global(namespace, v)})" for v in pooled]
+                buf.line(f"pool = ({', '.join(allocs)},)")
+            buf.line(f"{', '.join(names[v.id] for v in pooled)}, = pool")
+    source = buf.text() + body.text()
     filename = f"<nbad-program {ir.name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)
     return Program(namespace["program"], source, kernels, plan)
 
 
-def _emit_kernel_call(buf, kernel: Kernel, names, namespace, output_ids, fresh, num_threads, idx):
+def _dtype_global(namespace, var) -> str:
+    """The dtype as a driver global (cheaper than np.<attr> looked up on each call)."""
+    name = f"_{var.aval.dtype.name}"
+    namespace[name] = var.aval.dtype
+    return name
+
+
+def _emit_kernel_call(buf, kernel: Kernel, names, namespace, pooled_ids, owned, num_threads, idx):
     ks = KernelSource(kernel)
     ck = compiled_kernel(ks)
     work = _prod(list(kernel.shape)) * max(ks.cost, 1)
@@ -408,10 +452,9 @@ def _emit_kernel_call(buf, kernel: Kernel, names, namespace, output_ids, fresh, 
     for var in kernel.outputs:
         name = f"b{var.id}"
         names[var.id] = name
-        dtype_name = f"_{var.aval.dtype.name}"
-        namespace[dtype_name] = var.aval.dtype  # a global, not np.<attr> looked up each call
-        buf.line(f"{name} = _empty({var.aval.shape!r}, {dtype_name})")
-        fresh.add(var.id)
+        if var.id not in pooled_ids:
+            buf.line(f"{name} = _empty({var.aval.shape!r}, {_dtype_global(namespace, var)})")
+            owned.add(var.id)
         target = ks.output_target(var)
         ref = name if tuple(target) == var.aval.shape else f"{name}.reshape({target!r})"
         call_args.append(ref)
@@ -438,3 +481,4 @@ def _emit_library_call(buf, step, names, namespace, step_no):
         buf.line(f"{', '.join(outs)}, = {fname}({', '.join(args)})")
     else:
         buf.line(f"{outs[0]} = {fname}({', '.join(args)})")
+    return [a for a in args if not a.startswith("lit")]
