@@ -284,3 +284,49 @@ def test_library_results_that_view_inputs_are_copied():
     out = nbad.jit(lambda x, i: x[i])(x, 2)
     assert_same(out, x[2])
     assert not np.shares_memory(out, x)
+
+
+# -- row fusion: reductions over the same trailing axes share one pass per row -------------
+
+def test_softmax_is_one_row_kernel():
+    x = rng.standard_normal((16, 9))
+    f = nbad.jit(nbad.nn.softmax)
+    lowered = f.lower(x)
+    assert [s.kind for s in lowered.plan.steps if isinstance(s, Kernel)] == ["row"]
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    assert_same(f(x), e / e.sum(axis=1, keepdims=True), rtol=1e-14)
+
+
+def test_layernorm_with_per_row_epilogue_and_external_inputs():
+    x = rng.standard_normal((6, 4, 5))
+    gamma, bias = rng.standard_normal(5), rng.standard_normal((6, 4))
+
+    def layernorm(x, gamma, bias):
+        mean = jnp.mean(x, axis=-1, keepdims=True)
+        var = jnp.mean((x - mean) ** 2, axis=-1, keepdims=True)
+        scale = 1.0 / jnp.sqrt(var + 1e-5)           # a per-row epilogue
+        return (x - mean) * scale * gamma + bias[..., None], jnp.sum(x, axis=-1) - bias
+
+    f = nbad.jit(layernorm)
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    out, sums = f(x, gamma, bias)
+    assert_same(out, (x - mean) / np.sqrt(var + 1e-5) * gamma + bias[..., None], rtol=1e-12)
+    assert_same(sums, x.sum(-1) - bias, rtol=1e-13)
+    assert sum(isinstance(s, Kernel) for s in f.lower(x, gamma, bias).plan.steps) <= 2
+
+
+def test_row_results_used_by_library_ops_and_other_reductions():
+    x = rng.standard_normal((7, 8))
+
+    def f(x):
+        m = jnp.max(x, axis=1)
+        lse = m + jnp.log(jnp.sum(jnp.exp(x - m[:, None]), axis=1))
+        return jnp.concatenate([lse, m]), jnp.sum(x, axis=0), jnp.argmax(x - lse[:, None], axis=1)
+
+    m = x.max(1)
+    lse = m + np.log(np.exp(x - m[:, None]).sum(1))
+    got = nbad.jit(f)(x)
+    assert_same(got[0], np.concatenate([lse, m]), rtol=1e-14)
+    assert_same(got[1], x.sum(0), rtol=1e-14)
+    assert_same(got[2], np.argmax(x - lse[:, None], axis=1))

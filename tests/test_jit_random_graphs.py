@@ -45,6 +45,11 @@ SHAPED = {
         "col_slice": lambda m, a: a[:, 2:3],
         "row": lambda m, a: a[2],
         "transpose_back": lambda m, a: (a.T * 1.0).T,
+        # per-row statistics broadcast back: the patterns row fusion handles
+        "center_rows": lambda m, a: a - m.mean(a, axis=1, keepdims=True),
+        "row_normalise": lambda m, a: a / m.sqrt(m.sum(a * a, axis=1, keepdims=True) + 1.0),
+        "row_softmax_sum": lambda m, a: m.sum(m.exp(a - m.max(a, axis=1, keepdims=True)), axis=1,
+                                              keepdims=True) * 0.5,
     },
     (4,): {
         "rev": lambda m, a: a[::-1],

@@ -70,7 +70,7 @@ class IndentedBuffer:
 def collapse_groups(kernel: Kernel) -> list[list[int]]:
     """Iteration dims grouped into the loops the kernel will run."""
     shape = kernel.shape
-    reduced = set(kernel.reduce_eq.params["axes"]) if kernel.reduce_eq is not None else set()
+    reduced = set(kernel.reduced_axes)
     live = [d for d in range(len(shape)) if shape[d] != 1]
     can_merge = not any(inp.strided for inp in kernel.inputs)
     groups: list[list[int]] = []
@@ -102,10 +102,7 @@ class KernelSource:
         self.kernel = kernel
         self.groups = collapse_groups(kernel)
         self.sizes = [_prod([kernel.shape[d] for d in g]) for g in self.groups]
-        self.reduced_groups = (
-            [k for k, g in enumerate(self.groups) if g[0] in kernel.reduce_eq.params["axes"]]
-            if kernel.reduce_eq is not None else []
-        )
+        self.reduced_groups = [k for k, g in enumerate(self.groups) if g[0] in kernel.reduced_axes]
         self.math_names: set[str] = set()
         self.cost = 0
         self.source = self._emit()
@@ -141,7 +138,9 @@ class KernelSource:
         return target, self._loop_index([], True, inp.expanded)
 
     def output_target(self, var: Var) -> tuple:
-        if self.kernel.reduce_eq is not None and var in self.kernel.reduce_eq.outputs:
+        k = self.kernel
+        per_row = k.row_axes is not None and var.aval.shape != k.shape
+        if per_row or (k.reduce_eq is not None and var in k.reduce_eq.outputs):
             return tuple(self.sizes[k] for k in range(len(self.groups)) if k not in self.reduced_groups)
         return tuple(self.sizes)
 
@@ -207,6 +206,9 @@ class KernelSource:
     def _emit_loops(self, buf, names, in_args, out_args):
         k = self.kernel
         n_groups = len(self.groups)
+        if k.row_axes is not None:
+            RowEmitter(self, buf, in_args, out_args).emit()
+            return
         if k.reduce_eq is None:
             self._nest(buf, list(range(n_groups)), lambda: self._body(buf, names, in_args, out_args))
             return
@@ -267,6 +269,158 @@ class KernelSource:
         buf.line(f"for i{first} in {loop}(n{first}):")
         with buf.indent():
             self._nest(buf, groups[1:], body, parallel_outer=False)
+
+
+class RowEmitter:
+    """Emits a "row" kernel: for each kept index (outer loops, parallel), one
+    pass over the reduced dims per reduction, in order, each recomputing the
+    elementwise values it needs; then a last pass writing full-shape outputs.
+    Per-row values (reduction results, epilogue equations, kept-shape inputs)
+    are scalars computed between the passes, so later passes read them free."""
+
+    def __init__(self, ks: "KernelSource", buf: IndentedBuffer, in_args, out_args):
+        self.ks, self.buf, self.in_args, self.out_args = ks, buf, in_args, out_args
+        k = self.k = ks.kernel
+        self.kept = [g for g in range(len(ks.groups)) if g not in ks.reduced_groups]
+        self.producers = {v.id: eq for eq in k.equations for v in eq.outputs}
+        self.reduce_ids = {eq.outputs[0].id for eq in k.reduce_eqs}
+        self.input_index = {inp.var.id: j for j, inp in enumerate(k.inputs)}
+        self.alias = {vid: base.id for vid, base in k.aliases.items()}
+        self.row_names: dict[int, str] = {}
+        self.count = 0
+
+    def resolve(self, vid: int) -> int:
+        while vid in self.alias:
+            vid = self.alias[vid]
+        return vid
+
+    def is_full(self, vid: int) -> bool:
+        """Varies along the reduced dims (so it lives inside a pass)."""
+        vid = self.resolve(vid)
+        if vid in self.input_index:
+            inp = self.k.inputs[self.input_index[vid]]
+            _, index = self.ks.input_layout(inp)
+            return any(f"i{g}" in index.split(", ") for g in self.ks.reduced_groups)
+        eq = self.producers[vid]
+        return eq not in self.k.reduce_eqs and eq.outputs[0].aval.shape == self.k.shape
+
+    def fresh(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def expr_of(self, eq, arg_names) -> str:
+        out = eq.outputs[0]
+        ctx = ExprContext([a.aval.dtype for a in eq.inputs], out.aval.dtype, self.ks.math_names)
+        before = len(self.ks.math_names)
+        expr = eq.primitive.codegen(ctx, *arg_names, **eq.params)
+        self.ks.cost += 1 + _MATH_COST * (len(self.ks.math_names) - before)
+        return ctx.cast(expr, out.aval.dtype) if needs_final_cast(out.aval.dtype) else expr
+
+    def operand(self, a, local: dict) -> str:
+        if isinstance(a, Literal):
+            return typed_constant(a.value, a.aval.dtype)
+        vid = self.resolve(a.id)
+        return local[vid] if vid in local else self.row_value(vid)
+
+    def row_value(self, vid: int) -> str:
+        """A per-row scalar, emitted in the kept scope on first use."""
+        vid = self.resolve(vid)
+        if vid in self.row_names:
+            return self.row_names[vid]
+        if vid in self.input_index:
+            j = self.input_index[vid]
+            _, index = self.ks.input_layout(self.k.inputs[j])
+            name = self.fresh("x")
+            self.buf.line(f"{name} = {self.in_args[j]}[{index}]")
+        else:
+            eq = self.producers[vid]
+            args = [self.operand(a, {}) for a in eq.inputs]
+            name = self.fresh("v")
+            self.buf.line(f"{name} = {self.expr_of(eq, args)}")
+        self.row_names[vid] = name
+        return name
+
+    def full_closure(self, targets) -> list:
+        """The full-shape equations (in order) that the target values need."""
+        need, stack = set(), [self.resolve(t) for t in targets]
+        while stack:
+            vid = self.resolve(stack.pop())
+            if vid in need or vid in self.input_index or not self.is_full(vid):
+                continue
+            need.add(vid)
+            stack.extend(a.id for a in self.producers[vid].inputs if isinstance(a, Var))
+        return [eq for eq in self.k.equations if eq.outputs[0].id in need]
+
+    def per_row_inputs(self, eqs):
+        """Emit, before a pass, the per-row values its equations read."""
+        for eq in eqs:
+            for a in eq.inputs:
+                if isinstance(a, Var) and not self.is_full(a.id):
+                    self.row_value(a.id)
+
+    def pass_body(self, eqs, local: dict):
+        for eq in eqs:
+            for a in eq.inputs:
+                if isinstance(a, Var):
+                    vid = self.resolve(a.id)
+                    if vid in self.input_index and self.is_full(vid) and vid not in local:
+                        j = self.input_index[vid]
+                        _, index = self.ks.input_layout(self.k.inputs[j])
+                        local[vid] = self.fresh("x")
+                        self.buf.line(f"{local[vid]} = {self.in_args[j]}[{index}]")
+            name = self.fresh("v")
+            self.buf.line(f"{name} = {self.expr_of(eq, [self.operand(a, local) for a in eq.inputs])}")
+            local[eq.outputs[0].id] = name
+
+    def emit(self):
+        self.ks._nest(self.buf, self.kept, self.emit_row)
+
+    def emit_row(self):
+        buf, ks, k = self.buf, self.ks, self.k
+        kept_index = ", ".join(f"i{g}" for g in self.kept) or "()"
+        full_index = ", ".join(f"i{g}" for g in range(len(ks.groups))) or "()"
+        for r in k.reduce_eqs:
+            operand = r.inputs[0]
+            eqs = self.full_closure([operand.id])
+            self.per_row_inputs(eqs)
+            reducer, dtype = r.primitive.reducer, r.outputs[0].aval.dtype
+            acc = self.fresh("acc")
+            buf.line(f"{acc} = {typed_constant(reducer.identity(dtype), dtype)}")
+            local: dict = {}
+
+            def reduce_pass(eqs=eqs, local=local, acc=acc, operand=operand, reducer=reducer, dtype=dtype):
+                self.pass_body(eqs, local)
+                vid = self.resolve(operand.id)
+                if vid in self.input_index and self.is_full(vid) and vid not in local:
+                    self._load_full(vid, local)
+                combined = reducer.combine.format(acc=acc, x=self.operand(operand, local))
+                buf.line(f"{acc} = {f'np.{dtype.name}({combined})' if needs_final_cast(dtype) else combined}")
+
+            ks._nest(buf, ks.reduced_groups, reduce_pass, parallel_outer=False)
+            self.row_names[r.outputs[0].id] = acc
+        full_outputs = [(j, v) for j, v in enumerate(k.outputs) if v.aval.shape == k.shape]
+        if full_outputs:
+            eqs = self.full_closure([v.id for _, v in full_outputs])
+            self.per_row_inputs(eqs)
+
+            def write_pass():
+                local: dict = {}
+                self.pass_body(eqs, local)
+                for j, v in full_outputs:
+                    buf.line(f"{self.out_args[j]}[{full_index}] = {local[v.id]}")
+
+            ks._nest(buf, ks.reduced_groups, write_pass, parallel_outer=False)
+        for j, v in enumerate(k.outputs):
+            if v.aval.shape != k.shape:
+                buf.line(f"{self.out_args[j]}[{kept_index}] = {self.row_value(v.id)}")
+
+    def _load_full(self, vid, local):
+        vid = self.resolve(vid)
+        j = self.input_index[vid]
+        _, index = self.ks.input_layout(self.k.inputs[j])
+        local[vid] = self.fresh("x")
+        self.buf.line(f"{local[vid]} = {self.in_args[j]}[{index}]")
+        return local[vid]
 
 
 # -- compiled kernels, shared by all programs ----------------------------------

@@ -46,15 +46,41 @@ class KernelInput:
 
 @dataclass
 class Kernel:
+    """One loop nest.
+
+    "elementwise": equations over `shape`. "reduce": one reduction (`reduce_eq`)
+    of any axes, fused with its producers. "row": reductions over the same
+    trailing axes (`row_axes`) sharing the outer loops over the kept dims —
+    e.g. softmax's max, sum of exp, and the division, in one pass per row;
+    equations of the kept shape (per-row epilogues) compute between them, and
+    broadcasts of per-row values back to `shape` are `aliases` (view var id ->
+    the kept var it reads), not buffers.
+    """
+
     shape: tuple                      # the iteration space
     equations: list                   # member equations, in order
     inputs: list = field(default_factory=list)    # KernelInput, in first-use order
     outputs: list = field(default_factory=list)   # Vars written by the kernel
     reduce_eq: Equation | None = None
+    row_axes: tuple | None = None
+    reduce_eqs: list = field(default_factory=list)
+    aliases: dict = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
+        if self.row_axes is not None:
+            return "row"
         return "elementwise" if self.reduce_eq is None else "reduce"
+
+    @property
+    def kept_shape(self) -> tuple:
+        return self.shape[: len(self.shape) - len(self.row_axes)]
+
+    @property
+    def reduced_axes(self) -> tuple:
+        if self.row_axes is not None:
+            return self.row_axes
+        return tuple(self.reduce_eq.params["axes"]) if self.reduce_eq is not None else ()
 
 
 @dataclass
@@ -101,14 +127,36 @@ class _Planner:
         member_idx = {self.eq_index[id(eq)] for eq in kernel.equations}
         produced = [v for eq in kernel.equations for v in eq.outputs]
         for v in produced:
-            used_outside = bool(self.external_uses.get(v.id, set()) - member_idx)
-            if used_outside or v.id in self.output_ids:
+            if v.id in self.output_ids or self._used_outside(v.id, kernel, member_idx):
                 kernel.outputs.append(v)
             self.producer.pop(v.id, None)
         if why:
             self.notes.append(f"kernel {len(self.steps)} ({kernel.kind}, {len(kernel.equations)} eqs, "
                               f"shape {kernel.shape}) closed: {why}")
         self.steps.append(kernel)
+
+    def _used_outside(self, vid: int, kernel: Kernel, member_idx: set) -> bool:
+        """Does anything outside `kernel` read this value (as a buffer)? Views of
+        it that the kernel's own equations read as per-row aliases do not count."""
+        for i in self.external_uses.get(vid, ()):
+            if i in member_idx:
+                continue
+            eq = self.ir.equations[i]
+            if eq.primitive.kind != "view" or not self._alias_only(eq.outputs[0].id, kernel, member_idx):
+                return True
+        return False
+
+    def _alias_only(self, vid: int, kernel: Kernel, member_idx: set) -> bool:
+        if vid in self.output_ids:
+            return False
+        for i in self.external_uses.get(vid, ()):
+            eq = self.ir.equations[i]
+            if i in member_idx:
+                if vid not in kernel.aliases:
+                    return False
+            elif eq.primitive.kind != "view" or not self._alias_only(eq.outputs[0].id, kernel, member_idx):
+                return False
+        return True
 
     def need_materialised(self, atom, why: str):
         """Make sure `atom` exists as a buffer before the next step."""
@@ -143,7 +191,12 @@ class _Planner:
             return
         self.need_materialised(var, "read by another kernel")
         shape = var.aval.shape
-        expanded = shape if len(shape) == rank else (1,) * rank  # scalars broadcast
+        if len(shape) == rank:
+            expanded = shape
+        elif _per_row(shape, kernel) and len(shape) == len(kernel.kept_shape):
+            expanded = shape + (1,) * len(kernel.row_axes)  # a per-row value
+        else:
+            expanded = (1,) * rank  # scalars broadcast
         kernel.inputs.append(KernelInput(var, var, expanded))
 
     # -- the pass -------------------------------------------------------------
@@ -166,33 +219,89 @@ class _Planner:
             self.need_materialised(a, "program output")
         return Plan(self.ir, self.steps, self.notes)
 
-    def add_elementwise(self, eq: Equation):
-        shape = eq.outputs[0].aval.shape
-        group = self.open.get(shape)
+    def _base_producer(self, var: Var):
+        base = self.views[var.id][0] if var.id in self.views else var
+        return self.producer.get(base.id)
+
+    def _aliasable(self, var: Var, group: Kernel) -> bool:
+        """Is `var` one of `group`'s per-row values, reshaped (unit dims) or
+        broadcast along its rows? Then the kernel reads the row's scalar."""
+        if group.row_axes is None or var.id not in self.views:
+            return False
+        base, chain = self.views[var.id]
+        if self.producer.get(base.id) is not group or not _per_row(base.aval.shape, group):
+            return False
+        expanded = _broadcast_chain_expanded(base, chain)
+        if expanded is None:
+            return False
+        if var.aval.shape == group.shape:
+            return expanded == group.kept_shape + (1,) * len(group.row_axes)
+        return _per_row(var.aval.shape, group) and _squeezed(expanded) == _squeezed(var.aval.shape)
+
+    def _group_for(self, shape: tuple, eq: Equation) -> Kernel | None:
+        """The open group an equation of `shape` joins: the row group whose
+        per-row values it reads (an epilogue), else the open group of its shape."""
         for a in eq.inputs:
             if isinstance(a, Var):
-                producer = self.producer.get(a.id)
-                if producer is not None and producer is not group:
-                    self.flush(producer, f"its value feeds a loop of another shape {shape}")
-        if group is None:
+                p = self._base_producer(a)
+                if p is not None and shape != p.shape and _per_row(shape, p):
+                    return p
+        return self.open.get(shape)
+
+    def _join(self, group: Kernel | None, shape: tuple, eq: Equation) -> Kernel:
+        """Flush what `eq` needs from other groups; the group it joins (maybe new)."""
+        for a in eq.inputs:
+            if not isinstance(a, Var):
+                continue
+            p = self._base_producer(a)
+            if p is None or (p is group and (a.id not in self.views or self._aliasable(a, group))):
+                continue
+            if p is group:
+                group = None  # needs a view of its own group as a buffer: close it first
+            self.flush(p, f"its value feeds {eq.primitive.name} of shape {shape} in another loop")
+        if group is None or group not in self.open.values():
+            old = self.open.get(shape)
+            if old is not None:
+                self.flush(old, "a new loop of the same shape starts")
             group = Kernel(shape, [])
             self.open[shape] = group
         for a in eq.inputs:
-            if isinstance(a, Var) and self.producer.get(a.id) is not group:
+            if not isinstance(a, Var) or self.producer.get(a.id) is group:
+                continue
+            if self._aliasable(a, group):
+                group.aliases[a.id] = self.views[a.id][0]
+            else:
                 self.kernel_input(group, a)
+        return group
+
+    def add_elementwise(self, eq: Equation):
+        shape = eq.outputs[0].aval.shape
+        group = self._join(self._group_for(shape, eq), shape, eq)
         group.equations.append(eq)
         for v in eq.outputs:
             self.producer[v.id] = group
 
     def add_reduce(self, eq: Equation):
         operand = eq.inputs[0]
+        shape, axes = operand.aval.shape, tuple(eq.params["axes"])
+        if _is_row_reduction(shape, axes) and isinstance(operand, Var):
+            candidates = (self._base_producer(operand), self.open.get(shape))
+            group = next((g for g in candidates if g is not None and g.shape == shape
+                          and g.reduce_eq is None and g.row_axes in (None, axes)), None)
+            group = self._join(group, shape, eq)
+            group.row_axes = axes
+            group.reduce_eqs.append(eq)
+            group.equations.append(eq)
+            for v in eq.outputs:
+                self.producer[v.id] = group
+            return
         group = self.producer.get(operand.id) if isinstance(operand, Var) else None
+        if group is not None and (group.row_axes is not None or group.shape != shape):
+            self.flush(group, "a reduction over other axes reads it")
+            group = None
         if group is None:
-            group = Kernel(operand.aval.shape, [])
+            group = Kernel(shape, [])
             self.kernel_input(group, operand)
-        elif group.reduce_eq is not None:  # pragma: no cover - groups close after a reduce
-            self.flush(group, "second reduction")
-            return self.add_reduce(eq)
         group.equations.append(eq)
         group.reduce_eq = eq
         if self.open.get(group.shape) is group:
@@ -207,10 +316,28 @@ class _Planner:
             self.steps.append(LibraryStep(eq))
             return
         producer = self.producer.get(operand.id)
-        if producer is not None:
+        per_row_value = producer is not None and _per_row(operand.aval.shape, producer)
+        if producer is not None and not per_row_value:
             self.flush(producer, f"its value is viewed by {eq.primitive.name}")
         base, chain = self.views.get(operand.id, (operand, []))
         self.views[eq.outputs[0].id] = (base, chain + [eq])
+
+
+def _is_row_reduction(shape: tuple, axes: tuple) -> bool:
+    """Reduces trailing axes (not all of unit size) and keeps at least one leading one."""
+    n = len(shape)
+    return (0 < len(axes) < n and axes == tuple(range(n - len(axes), n))
+            and any(shape[a] != 1 for a in axes))
+
+
+def _squeezed(shape: tuple) -> tuple:
+    return tuple(d for d in shape if d != 1)
+
+
+def _per_row(shape: tuple, group: Kernel) -> bool:
+    """A value with one element per row of a row group (unit dims aside)."""
+    return (group.row_axes is not None and shape != group.shape
+            and _squeezed(shape) == _squeezed(group.kept_shape))
 
 
 def _broadcast_chain_expanded(base: Var, chain: list) -> tuple | None:
@@ -218,9 +345,9 @@ def _broadcast_chain_expanded(base: Var, chain: list) -> tuple | None:
     expanded to the result's rank (1 where broadcast); else None."""
     shape = base.aval.shape
     for eq in chain:
-        if eq.primitive is reshape_p:
-            new = eq.params["new_sizes"]
-            if [d for d in shape if d != 1] != [d for d in new if d != 1]:
+        if eq.primitive is reshape_p or eq.primitive.name in ("expand_dims", "squeeze"):
+            new = eq.outputs[0].aval.shape
+            if _squeezed(shape) != _squeezed(new):
                 return None
             shape = tuple(new)
         elif eq.primitive is broadcast_in_dim_p:
