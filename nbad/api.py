@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from nbad import tree_util
-from nbad.codegen import cpu, fusion
+from nbad.codegen import cpu, fusion, lowering
 from nbad.core.array import Array
 from nbad.core.avals import aval_of_value
 from nbad.core.ir import IR
@@ -214,7 +214,7 @@ class JitFunction:
         start = time.perf_counter()
         ir, out_tree = self._trace(args, kwargs, static_pos, in_tree, avals)
         ir = simplify(ir)
-        plan = fusion.plan(ir)
+        plan = fusion.plan(lowering.lower_matvecs(ir))
         single = out_tree.num_leaves == 1 and tree_util.treedef_is_leaf(out_tree)
         program = cpu.build_program(plan, _num_threads(), single_output=single)
         log(1, f"nbad.jit({self._name}) compiled:\n{ir}")

@@ -1,0 +1,58 @@
+"""CPU-specific rewrites of the IR before fusion.
+
+Matrix-vector products that contract the matrix's trailing axis become
+`reduce_sum(X * w, axes=(last,))`: a row reduction. BLAS gemv is memory-bound
+like any loop, but as a loop it runs on all threads (nbad does not share
+NumPy's BLAS threading) and fuses with what comes before and after it —
+`sum((X @ w - y) ** 2)` reads X once, in one pass. Matrix-matrix products stay
+on BLAS, where blocking for the cache wins.
+"""
+from __future__ import annotations
+
+from nbad.core.avals import ShapedArray
+from nbad.core.ir import IR, Equation, Var
+from nbad.rules.elementwise import mul_p
+from nbad.rules.linalg import dot_general_p
+from nbad.rules.reduce import reduce_sum_p
+from nbad.rules.shape import broadcast_in_dim_p
+
+
+def _matvec(eq: Equation):
+    """(matrix, vector) if eq is `matrix @ vector` over the matrix's last axis."""
+    if eq.primitive is not dot_general_p:
+        return None
+    (lc, rc), (lb, rb) = eq.params["dimension_numbers"]
+    lhs, rhs = eq.inputs
+    if lb or rb or len(lc) != 1 or not isinstance(lhs, Var) or not isinstance(rhs, Var):
+        return None
+    if rhs.aval.ndim == 1 and lhs.aval.ndim >= 2 and lc == (lhs.aval.ndim - 1,) and rc == (0,):
+        return lhs, rhs
+    if lhs.aval.ndim == 1 and rhs.aval.ndim >= 2 and rc == (rhs.aval.ndim - 1,) and lc == (0,):
+        return rhs, lhs  # a vector times a matrix's rows: the same row reduction
+    return None
+
+
+def lower_matvecs(ir: IR) -> IR:
+    # A transposed matrix's rows are strided in memory: BLAS reads it better.
+    transposed = {eq.outputs[0].id for eq in ir.equations if eq.primitive.name == "transpose"}
+    equations = []
+    changed = False
+    for eq in ir.equations:
+        mv = _matvec(eq) if eq.outputs[0].aval.dtype.kind in "fc" else None
+        if mv is not None and mv[0].id in transposed:
+            mv = None
+        if mv is None:
+            equations.append(eq)
+            continue
+        matrix, vector = mv
+        shape, dtype = matrix.aval.shape, matrix.aval.dtype
+        wide = Var(ShapedArray(shape, dtype))
+        prod = Var(ShapedArray(shape, dtype))
+        equations.append(Equation(broadcast_in_dim_p, [vector], [wide],
+                                  {"shape": shape, "broadcast_dimensions": (len(shape) - 1,)}))
+        equations.append(Equation(mul_p, [matrix, wide], [prod], {}))
+        equations.append(Equation(reduce_sum_p, [prod], eq.outputs, {"axes": (len(shape) - 1,)}))
+        changed = True
+    if not changed:
+        return ir
+    return IR(ir.inputs, equations, ir.outputs, ir.constvars, ir.consts, name=ir.name)
