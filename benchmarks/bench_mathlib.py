@@ -1,14 +1,18 @@
 """Speed of nbad.codegen.mathlib against NumPy and numba's libm calls.
 
     python benchmarks/bench_mathlib.py [--n 10000000] [--repeat 7] [--inline-modes]
+        [--dtype float32] [--only exp ...]
 
-Single-threaded, 10^7 values per dtype.  Columns (ms of thread CPU time,
-best of --repeat):
+Single-threaded, 10^7 values per dtype.  Columns (ms: best and median
+thread CPU time and median wall time of --repeat runs; ratios use medians
+of thread CPU time):
   numpy   the NumPy ufunc (scipy.special.erf for erf; 1/(1+exp(-x)) for
           logistic), which allocates its output
   njit-np njit loop calling np.<f> (math.erf for erf): numba's libm calls
   nbad    njit loop calling mathlib.<f>
 The njit loops allocate their output too (np.empty_like), like the ufunc.
+Each function has a second row, "out=": NumPy and nbad writing into a
+preallocated output, i.e. the cost of the math itself.
 
 --inline-modes re-runs a 4-function kernel in fresh processes with
 NBAD_MATHLIB_INLINE=llvm|none|numba and prints compile time, run time and
@@ -41,15 +45,16 @@ def inputs(name, dtype, n, rng):
 
 
 def best(f, x, repeat):
-    """Best CPU time of this thread (ms): less sensitive than wall time to
-    other processes on a shared box."""
+    """(best thread CPU ms, median thread CPU ms, median wall ms): thread CPU
+    time is less sensitive than wall time to other processes on a shared box."""
     f(x)
-    ts = []
+    cpu, wall = [], []
     for _ in range(repeat):
-        t = time.thread_time()
+        t, w = time.thread_time(), time.perf_counter()
         f(x)
-        ts.append(time.thread_time() - t)
-    return min(ts) * 1e3
+        cpu.append(time.thread_time() - t)
+        wall.append(time.perf_counter() - w)
+    return min(cpu) * 1e3, float(np.median(cpu)) * 1e3, float(np.median(wall)) * 1e3
 
 
 def make_loop(f):
@@ -64,7 +69,24 @@ def make_loop(f):
     return loop
 
 
-def speed_table(n, repeat):
+def make_loop_out(f):
+    from numba import njit
+
+    @njit(error_model="numpy", fastmath=FASTMATH)
+    def loop(x, out):
+        for i in range(x.size):
+            out[i] = f(x[i])
+    return loop
+
+
+def _np_logistic_out(x, out):
+    np.negative(x, out=out)
+    np.exp(out, out=out)
+    out += 1
+    return np.divide(1, out, out=out)
+
+
+def speed_table(n, repeat, dtypes=(np.float64, np.float32), names=NAMES):
     import scipy.special
     from numba import njit
 
@@ -84,17 +106,28 @@ def speed_table(n, repeat):
                 erf=njit(lambda v: math.erf(v)))
     rng = np.random.default_rng(0)
     np.seterr(all="ignore")
-    print(f"{'function':9s} {'dtype':8s} {'numpy':>8s} {'njit-np':>8s} {'nbad':>8s} "
+    print("times in ms: best thread CPU / median thread CPU / median wall")
+    print(f"{'function':9s} {'dtype':8s} {'numpy':>20s} {'njit-np':>20s} {'nbad':>20s} "
           f"{'nbad/numpy':>10s} {'nbad/njit-np':>12s}")
-    for dtype in (np.float64, np.float32):
-        for name in NAMES:
+    fmt = "{:6.1f}/{:6.1f}/{:6.1f}".format
+    for dtype in dtypes:
+        for name in names:
             x = inputs(name, dtype, n, rng)
             t_np = best(ufunc[name], x, repeat)
             t_libm = best(make_loop(libm[name]), x, repeat)
             t_nbad = best(make_loop(getattr(M, name)), x, repeat)
-            print(f"{name:9s} {dtype.__name__:8s} {t_np:8.1f} {t_libm:8.1f} {t_nbad:8.1f} "
-                  f"{t_nbad / t_np:10.2f} {t_nbad / t_libm:12.2f}", flush=True)
-
+            print(f"{name:9s} {dtype.__name__:8s} {fmt(*t_np)} {fmt(*t_libm)} {fmt(*t_nbad)} "
+                  f"{t_nbad[1] / t_np[1]:10.2f} {t_nbad[1] / t_libm[1]:12.2f}", flush=True)
+            # Same with a preallocated output: the njit loops' np.empty_like
+            # of 10^7 values is a fresh mmap (page faults) on every call,
+            # while NumPy's allocator reuses/hugepages it.
+            out = np.empty_like(x)
+            uf_out = _np_logistic_out if name == "logistic" else ufunc[name]
+            t_np = best(lambda v: uf_out(v, out=out), x, repeat)
+            k = make_loop_out(getattr(M, name))
+            t_nbad = best(lambda v: k(v, out), x, repeat)
+            print(f"{'  out=':9s} {dtype.__name__:8s} {fmt(*t_np)} {'':>20s} {fmt(*t_nbad)} "
+                  f"{t_nbad[1] / t_np[1]:10.2f}", flush=True)
 
 _MODE_SCRIPT = r"""
 import time, numpy as np
@@ -149,11 +182,15 @@ def main():
     ap.add_argument("--n", type=int, default=10 ** 7)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--inline-modes", action="store_true")
+    ap.add_argument("--dtype", choices=["float64", "float32"], action="append",
+                    help="only these dtypes (repeatable; default both)")
+    ap.add_argument("--only", action="append", choices=NAMES, help="only these functions")
     a = ap.parse_args()
     if a.inline_modes:
         inline_modes(a.n, a.repeat)
     else:
-        speed_table(a.n, a.repeat)
+        speed_table(a.n, a.repeat, [np.dtype(d).type for d in a.dtype or ("float64", "float32")],
+                    a.only or NAMES)
 
 
 if __name__ == "__main__":

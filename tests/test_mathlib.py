@@ -3,7 +3,9 @@
 Each function is compiled once per dtype inside a vectorised kernel with the
 flags generated kernels use, and that kernel is reused by every test.  The
 reference is NumPy in long double (x87 80-bit: 11 extra bits), math.erf for
-erf in float64 (glibc, < 1 ulp) and the float64 result for float32 inputs.
+erf in float64 (glibc, < 1 ulp) and the float64 result for float32 inputs
+(float32 exp expm1 log log1p tanh logistic sin cos have float32-native
+cores, nbad/codegen/mathlib_f32.py; erf is computed in float64).
 """
 import math
 
@@ -151,8 +153,22 @@ SPECIAL = {
     "erf": [(0.0, 0.0), (-0.0, -0.0), (INF, 1.0), (-INF, -1.0), (NAN, NAN), (6.0, 1.0),
             (-30.0, -1.0)],
 }
-SPECIAL32 = {"exp": [(89.0, INF), (-104.0, np.float32(np.exp(-104.0))), (-110.0, 0.0)],
-             "log": [(1e-45, np.float32(np.log(1.401298464324817e-45)))]}
+F32_MAX_EXP_ARG = 88.72283172607421875      # largest float32 x with exp(x) finite
+SPECIAL32 = {"exp": [(89.0, INF), (-104.0, np.float32(np.exp(-104.0))), (-110.0, 0.0),
+                     (F32_MAX_EXP_ARG, np.float32(np.exp(F32_MAX_EXP_ARG))),
+                     (np.nextafter(np.float32(F32_MAX_EXP_ARG), np.float32(INF)), INF),
+                     (-87.5, np.float32(np.exp(-87.5))), (-103.2, np.float32(np.exp(-103.2)))],
+             "expm1": [(89.0, INF), (F32_MAX_EXP_ARG, np.float32(np.expm1(F32_MAX_EXP_ARG))),
+                       (np.nextafter(np.float32(F32_MAX_EXP_ARG), np.float32(INF)), INF),
+                       (-18.0, -1.0), (1e-30, 1e-30), (-1e-45, -1e-45)],
+             "log": [(1e-45, np.float32(np.log(1.401298464324817e-45))),
+                     (1.1754942e-38, np.float32(np.log(np.float64(np.float32(1.1754942e-38)))))],
+             "log1p": [(1e-30, 1e-30), (-1e-45, -1e-45), (3e38, np.float32(np.log1p(np.float64(np.float32(3e38)))))],
+             "tanh": [(1e-30, 1e-30), (-1e-45, -1e-45), (9.5, 1.0), (-20.0, -1.0)],
+             "logistic": [(-104.0, 0.0), (-100.0, np.float32(1 / (1 + np.exp(100.0)))), (20.0, 1.0),
+                          (-1000.0, 0.0), (1000.0, 1.0)],
+             "sin": [(1e-30, 1e-30), (-1e-45, -1e-45)],
+             "cos": [(1e-30, 1.0)]}
 
 
 def same_bits(a, b):
@@ -186,6 +202,44 @@ def test_sin_cos_huge_arguments(dtype):
     for name in ("sin", "cos"):
         err = ulp_error(run(name, x), reference(name, x), dtype)
         assert err.max() <= ULP_BOUND[dtype][name], (name, err)
+
+
+F32_SPECIAL_INPUTS = np.array(
+    [0.0, -0.0, INF, -INF, NAN, 1e-45, -1e-45, 1.1754942e-38, -1.1754942e-38, 1e-30, -1e-30,
+     3.4028235e38, -3.4028235e38, 1.0, -1.0, 88.72283, 88.72284, -87.33655, -103.27893,
+     -103.97208, -104.0, 9.01, -9.01, 2.0 ** -25, -2.0 ** -25, 2.0 ** -12, -1.0 + 2.0 ** -24],
+    dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", ["exp", "expm1", "log", "log1p", "tanh", "sin", "cos"])
+def test_float32_specials_match_numpy(name):
+    """float32 cores agree with NumPy's float32 ufuncs bit for bit on special
+    and threshold inputs (signed zeros, infinities, NaN, overflow and
+    underflow thresholds, subnormals), up to 1 ulp on the finite ones
+    where NumPy itself is not correctly rounded."""
+    x = F32_SPECIAL_INPUTS
+    with np.errstate(all="ignore"):
+        want = getattr(np, name)(x)
+    got = run(name, x)
+    for xi, g, w in zip(x, got, want):
+        if not np.isfinite(w) or w == 0 or not np.isfinite(g) or g == 0:
+            assert same_bits(g, w), (name, xi, g, w)
+        else:
+            assert abs(int(g.view(np.int32)) - int(w.view(np.int32))) <= 1, (name, xi, g, w)
+
+
+@pytest.mark.parametrize("name", ["exp", "expm1", "log", "log1p", "tanh", "logistic"])
+def test_float32_cores_are_single_precision(name):
+    """The float32 loop is vectorised in packed single precision (no
+    float64 arithmetic, no libm calls)."""
+    k = kernel(name)
+    x = np.ones(16, np.float32)
+    k(x, np.empty_like(x))
+    asm = k.inspect_asm((types.Array(types.float32, 1, "C"), types.Array(types.float32, 1, "C")))
+    assert "ymm" in asm and ("vmulps" in asm or "vfmadd" in asm)
+    assert not any(op in asm for op in ("vmulpd", "vaddpd", "vfmadd213pd", "vcvtps2pd")), name
+    for libm in ("exp", "log", "tanh", "expm1", "log1p"):
+        assert f"call\t{libm}" not in asm and f"callq\t{libm}" not in asm
 
 
 def test_two_over_pi_table():

@@ -23,8 +23,9 @@ to ``x - k*(A+B)``, which destroys the range reductions.  Numba-level
 kernel's flags) and is not used.  NBAD_MATHLIB_INLINE=none|numba selects the
 alternatives, for measurements only.
 
-Algorithms (f64; float32 inputs are computed in float64 and rounded once,
-except sin/cos which have a cheaper exact float32 reduction):
+Algorithms (f64).  float32 inputs of exp expm1 log log1p tanh logistic sin
+cos use the float32-native cores of mathlib_f32.py (8 lanes per ymm; sin/cos
+keep an exact float64 reduction); erf is computed in float64, rounded once:
 
 * exp: k = rint(x/ln2), r = x - k*ln2 with the Cody-Waite split of ln2
   (ln2_hi has 32 significant bits so k*ln2_hi is exact; fdlibm's constants),

@@ -221,7 +221,7 @@ def _tanh32(x):
     p = _fmaf(z, p, _F(-0.05397612601518631))
     p = _fmaf(z, p, _F(0.13333389163017273))
     p = _fmaf(z, p, _F(-0.3333333432674408))
-    small = _fmaf(x, z * p, x)                        # keeps -0.0
+    small = _copysignf(_fmaf(a, z * p, a), x)         # keeps -0.0
     kf, rh, t = _exp_parts(_TWO * _clamp(a, _ZERO, _F(20.0)))
     ph, pl = _exp_mant(rh, t)
     s = _pow2f(kf)
