@@ -6,9 +6,11 @@ op is added in one place, in its family's file under nbad/rules/:
     exp_p = Primitive("exp")
     exp_p.abstract_eval = ...   # avals -> aval(s); raises shape/dtype errors
     exp_p.impl = ...            # NumPy reference implementation (eager + oracle)
-    exp_p.jvp = ...             # written with nbad ops (autodiff issue)
-    exp_p.transpose = ...       # linear primitives (autodiff issue)
+    exp_p.jvp = ...             # forward-mode rule, written with nbad ops
+    exp_p.vjp = ...             # reverse-mode rule, written with nbad ops
     exp_p.codegen = ...         # how the CPU backend emits it (see codegen/)
+
+The derivative-rule convention and its family helpers are in rules/_ad.py.
 
 Array operands are passed positionally; static parameters as hashable
 keywords, so an equation can be printed and used as part of a cache key.
@@ -22,7 +24,7 @@ from nbad.errors import MissingRuleError
 
 ALL_PRIMITIVES: dict[str, "Primitive"] = {}
 
-RULE_SLOTS = ("abstract_eval", "impl", "jvp", "transpose", "vmap", "codegen")
+RULE_SLOTS = ("abstract_eval", "impl", "jvp", "vjp", "vmap", "codegen")
 
 
 def _missing(prim_name: str, slot: str):
@@ -51,6 +53,7 @@ class Primitive:
         self.name = name
         self.kind = kind
         self.multiple_results = multiple_results
+        self.nondiff = False  # True: zero derivative (comparisons, argmax, iota, ...)
         for slot in RULE_SLOTS:
             setattr(self, slot, _missing(name, slot))
         ALL_PRIMITIVES[name] = self
