@@ -15,6 +15,7 @@ from nbad import numpy
 from nbad import nn
 from nbad import scipy
 from nbad.api import jit, make_ir
+from nbad.api_ad import grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, hessian
 
 __version__ = "0.1.0"
 
@@ -29,6 +30,7 @@ def block_until_ready(x):
     return x
 
 
-__all__ = ["jit", "make_ir", "config", "Array", "errors", "tree_util", "tree_map", "tree_flatten",
+__all__ = ["jit", "make_ir", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev",
+           "hessian", "config", "Array", "errors", "tree_util", "tree_map", "tree_flatten",
            "tree_unflatten", "tree_leaves", "tree_structure", "numpy", "nn", "scipy", "device_get",
            "block_until_ready"]

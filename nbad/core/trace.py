@@ -133,9 +133,13 @@ class IRTrace(Trace):
         self.constvars: list[Var] = []
         self.consts: list = []
         self._const_ids: dict[int, Var] = {}
+        self.values: dict[int, object] = {}  # var id -> concrete value (concrete traces)
 
     def new_input(self, aval: ShapedArray, value=None) -> Tracer:
-        return Tracer(self, aval, Var(aval), value)
+        tracer = Tracer(self, aval, Var(aval), value)
+        if value is not None:
+            self.values[tracer._var.id] = value
+        return tracer
 
     def instantiate(self, x):
         """The IR atom for an operand: a Var of this trace, a Literal, or a constvar."""
@@ -180,6 +184,9 @@ class IRTrace(Trace):
             Tracer(self, var.aval, var, None if values is None else _as_array(val, var.aval))
             for var, val in zip(outs, values or [None] * len(outs))
         ]
+        if values is not None:
+            for t in tracers:
+                self.values[t._var.id] = t.value
         return tracers if prim.multiple_results else tracers[0]
 
     def to_ir(self, inputs: list[Tracer], outputs: list, name: str = "f") -> IR:
