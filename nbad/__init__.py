@@ -14,6 +14,8 @@ from nbad.tree_util import tree_map, tree_flatten, tree_unflatten, tree_leaves, 
 from nbad import numpy
 from nbad import nn
 from nbad import scipy
+from nbad import lax
+from nbad.custom_derivatives import custom_jvp, custom_vjp
 from nbad.api import jit, make_ir
 from nbad.api_ad import grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, hessian
 
@@ -32,5 +34,5 @@ def block_until_ready(x):
 
 __all__ = ["jit", "make_ir", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev",
            "hessian", "config", "Array", "errors", "tree_util", "tree_map", "tree_flatten",
-           "tree_unflatten", "tree_leaves", "tree_structure", "numpy", "nn", "scipy", "device_get",
+           "tree_unflatten", "tree_leaves", "tree_structure", "numpy", "nn", "scipy", "lax", "custom_jvp", "custom_vjp", "device_get",
            "block_until_ready"]

@@ -78,3 +78,58 @@ def check_rule(prim, args, params=None, *, rtol=1e-5, atol=1e-6, seed=0):
             rhs += _inner(c, t)
     scale = max(1.0, abs(lhs))
     assert abs(lhs - rhs) <= rtol * 10 * scale + atol * 10, f"{prim.name} vjp: <ct, jvp t>={lhs} but <vjp ct, t>={rhs}"
+
+
+def _flat_numpy(tree):
+    from nbad import tree_util
+
+    leaves, treedef = tree_util.tree_flatten(tree)
+    return [np.asarray(x) for x in leaves], treedef
+
+
+def check_grads(f, args, order=1, modes=("fwd", "rev"), atol=None, rtol=None, eps=DEFAULT_EPS,
+                seed=0):
+    """Check f's derivatives (nbad.jvp / nbad.vjp) against finite differences,
+    recursively up to `order` (each order differentiates the previous check's
+    jvp/vjp function). `args` is a tuple of float64 arrays or pytrees."""
+    import nbad
+    from nbad import tree_util
+
+    rtol = 1e-5 if rtol is None else rtol
+    atol = 1e-6 if atol is None else atol
+    rng = np.random.default_rng(seed)
+    args = tuple(args)
+    leaves, in_tree = tree_util.tree_flatten(args)
+    leaves = [np.asarray(x, dtype=np.float64) if np.asarray(x).dtype.kind in "biu" else np.asarray(x)
+              for x in leaves]
+    args = tuple(tree_util.tree_unflatten(in_tree, leaves))
+
+    def flat_f(*xs):
+        out = f(*tree_util.tree_unflatten(in_tree, list(xs)))
+        return [np.asarray(o) for o in tree_util.tree_leaves(out)]
+
+    tangent_leaves = [_random_like(x, rng) for x in leaves]
+    tangents = tuple(tree_util.tree_unflatten(in_tree, tangent_leaves))
+    numeric = numerical_jvp(flat_f, leaves, tangent_leaves, eps)
+    scale = max(1.0, max((float(np.max(np.abs(n))) for n in numeric if np.size(n)), default=1.0))
+    if "fwd" in modes:
+        _, got = nbad.jvp(f, args, tangents)
+        for g, n in zip(tree_util.tree_leaves(got), numeric):
+            np.testing.assert_allclose(np.asarray(g), n, rtol=rtol * 10, atol=atol * 10 * scale,
+                                       err_msg="jvp differs from finite differences")
+        if order > 1:
+            check_grads(lambda *a: nbad.jvp(f, a, tangents)[1], args, order - 1, modes,
+                        atol, rtol, eps, seed + 1)
+    if "rev" in modes:
+        out, vjp_fn = nbad.vjp(f, *args)
+        out_leaves, out_tree = tree_util.tree_flatten(out)
+        cts = [_random_like(np.asarray(o), rng) for o in out_leaves]
+        ct_tree = tree_util.tree_unflatten(out_tree, cts)
+        in_cts = tree_util.tree_leaves(vjp_fn(ct_tree))
+        lhs = sum(_inner(c, n) for c, n in zip(cts, numeric))
+        rhs = sum(_inner(np.asarray(c), t) for c, t in zip(in_cts, tangent_leaves))
+        tol = rtol * 10 * max(1.0, abs(lhs)) + atol * 10 * scale
+        assert abs(lhs - rhs) <= tol, f"vjp inconsistent with finite differences: {lhs} vs {rhs}"
+        if order > 1:
+            check_grads(lambda *a: nbad.vjp(f, *a)[1](ct_tree), args, order - 1, modes,
+                        atol, rtol, eps, seed + 1)

@@ -1,6 +1,7 @@
 """CPU-specific rewrites of the IR before fusion.
 
-Matrix-vector products that contract the matrix's trailing axis become
+Calls of functions with custom derivative rules are inlined (their rule only
+mattered to differentiation). Matrix-vector products that contract the matrix's trailing axis become
 `reduce_sum(X * w, axes=(last,))`: a row reduction. BLAS gemv is memory-bound
 like any loop, but as a loop it runs on all threads (nbad does not share
 NumPy's BLAS threading) and fuses with what comes before and after it —
@@ -10,7 +11,7 @@ on BLAS, where blocking for the cache wins.
 from __future__ import annotations
 
 from nbad.core.avals import ShapedArray
-from nbad.core.ir import IR, Equation, Var
+from nbad.core.ir import IR, Equation, Literal, Var
 from nbad.rules.elementwise import mul_p
 from nbad.rules.linalg import dot_general_p
 from nbad.rules.reduce import reduce_sum_p
@@ -56,3 +57,49 @@ def lower_matvecs(ir: IR) -> IR:
     if not changed:
         return ir
     return IR(ir.inputs, equations, ir.outputs, ir.constvars, ir.consts, name=ir.name)
+
+
+def inline_calls(ir: IR) -> IR:
+    """Replace calls of functions with custom derivative rules by their bodies.
+
+    Done once all transformations are over (just before fusion): the rule
+    mattered to differentiation, the body is what runs.
+    """
+    if not any(eq.primitive.kind == "call" for eq in ir.equations):
+        return ir
+    subst: dict[int, object] = {}
+    constvars, consts = list(ir.constvars), list(ir.consts)
+
+    def read(a):
+        while isinstance(a, Var) and a.id in subst:
+            a = subst[a.id]
+        return a
+
+    def inline(eqs, env):
+        out = []
+        for eq in eqs:
+            ins = [env.get(a.id, a) if isinstance(a, Var) else a for a in eq.inputs]
+            ins = [read(a) for a in ins]
+            if eq.primitive.kind != "call":
+                outs = [Var(v.aval) for v in eq.outputs]
+                for old, new in zip(eq.outputs, outs):
+                    env[old.id] = new
+                out.append(Equation(eq.primitive, ins, outs, eq.params))
+                continue
+            sub = eq.params["ir"]
+            sub_env = {v.id: a for v, a in zip(sub.inputs, ins)}
+            for v, c in zip(sub.constvars, sub.consts):
+                fresh = Var(v.aval)
+                constvars.append(fresh)
+                consts.append(c)
+                sub_env[v.id] = fresh
+            out.extend(inline(sub.equations, sub_env))
+            for old, new in zip(eq.outputs, sub.outputs):
+                env[old.id] = sub_env.get(new.id, new) if isinstance(new, Var) else new
+        return out
+
+    env = {v.id: v for v in ir.inputs}
+    env.update({v.id: v for v in ir.constvars})
+    equations = inline(ir.equations, env)
+    outputs = [env.get(a.id, a) if isinstance(a, Var) else a for a in ir.outputs]
+    return IR(ir.inputs, equations, outputs, constvars, consts, name=ir.name)

@@ -1,0 +1,44 @@
+"""Primitives that steer transformations rather than compute: stop_gradient,
+and the calls of functions with custom derivative rules (custom_jvp_call,
+custom_vjp_call). Control flow (cond, scan, while) will join them here.
+"""
+from __future__ import annotations
+
+from nbad.core.primitive import Primitive
+from nbad.rules._ad import defnondiff
+
+# stop_gradient: the identity with a zero derivative. It is elementwise so it
+# fuses (its template is the operand itself); simplify must not remove it,
+# since an IR can still be differentiated after simplification (jit in grad).
+stop_gradient_p = Primitive("stop_gradient", kind="elementwise")
+stop_gradient_p.abstract_eval = lambda x: x
+stop_gradient_p.impl = lambda x: x
+stop_gradient_p.codegen = lambda e, x: x
+defnondiff(stop_gradient_p)
+
+
+# -- functions with user-defined derivatives ---------------------------------------
+# A call records the user's function traced into an IR (`ir`, evaluated by the
+# impl and inlined before compilation) plus the user's rule; the transformations
+# see one equation and use the rule instead of differentiating the body.
+
+def _call_abstract_eval(*avals, ir, **params):
+    return [v.aval for v in ir.outputs] if len(ir.outputs) != 1 else ir.outputs[0].aval
+
+
+def _call_impl(*args, ir, **params):
+    from nbad.core.trace import eval_ir
+
+    outs = eval_ir(ir, args)
+    return outs if len(ir.outputs) != 1 else outs[0]
+
+
+def _define_call(name):
+    prim = Primitive(name, kind="call")
+    prim.abstract_eval = _call_abstract_eval
+    prim.impl = _call_impl
+    return prim
+
+
+custom_jvp_call_p = _define_call("custom_jvp_call")
+custom_vjp_call_p = _define_call("custom_vjp_call")
