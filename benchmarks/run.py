@@ -2,7 +2,11 @@
 
     python benchmarks/run.py [--quick] [--only NAME[,NAME...]] [--repeats N]
 
-Prints one markdown table (paste it into an issue note). Times are medians of
+Prints two markdown tables (paste them into an issue note): the array
+kernels, then the gradients (issue 3: nbad.jit of grad/value_and_grad/hessian
+vs JAX jit vs autograd, eager, vs a hand-written NumPy gradient; workloads in
+grad_workloads.py). `--only` picks from both tables by (part of) name;
+`--only gradients` runs the whole gradient table. Times are medians of
 per-call times after warm-up (time.perf_counter). Ratios are peer time / nbad
 time: above 1 means nbad is faster. "compile" is the first call minus the
 steady state; "new shape" is nbad's first call at a new leading size of an
@@ -11,7 +15,8 @@ compiles). The hand-written Numba kernels use the flags nbad uses
 (fastmath={'reassoc','contract','arcp','nsz'}, error_model='numpy'),
 parallel=True where it pays. JAX runs with x64 enabled so float64 compares
 fairly, on JAX arrays created beforehand, with block_until_ready.
-A result that differs from NumPy's is marked in the last column.
+A result that differs from NumPy's is marked in the last column (gradients:
+every peer allclose to the hand-written NumPy gradient, rtol 1e-8, float64).
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ import numpy as np  # noqa: E402
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_HERE, os.path.dirname(_HERE)]  # _common, and the nbad of this checkout
 from _common import first_call, fmt_ratio, fmt_time, markdown_table, time_call  # noqa: E402
+import grad_workloads  # noqa: E402
 
 import nbad  # noqa: E402
 import nbad.numpy as jnp  # noqa: E402
@@ -235,27 +241,115 @@ def bench(w, quick, repeats, errors):
     return row
 
 
+def bench_grad(w, ads, quick, repeats, errors):
+    """One gradient row: per peer (steady, compile) and the correctness marks."""
+    args = w.make_args(quick, np.random.default_rng(0))
+    sample = 0.005 if quick else 0.05
+    row = {"name": w.name, "ok": [], "missing": []}
+    ref_timed, ref_check = w.builders["numpy"](ads["numpy"])
+    expected = ref_timed(*args)
+    expected_grad = ref_check(*args) if ref_check is not None else None
+
+    for label in ("nbad", "jax", "autograd", "numpy"):
+        row[label] = row[label + "_compile"] = None
+        ad = ads.get(label)
+        if not isinstance(ad, grad_workloads.AD):
+            continue
+        try:
+            timed, check = w.builders[label](ad)
+            call_args = ad.to_device(args)
+            first, result = first_call(timed, *call_args, sync=ad.sync)
+            steady = time_call(timed, *call_args, repeats=repeats, sample_seconds=sample, sync=ad.sync)
+            row[label] = steady
+            if ad.jit is not None:
+                row[label + "_compile"] = max(first - steady, 0.0)
+            if label != "numpy":
+                if not grad_workloads.tree_allclose(result, expected):
+                    row["ok"].append(f"{label} differs")
+                elif check is not None and not grad_workloads.tree_allclose(check(*call_args), expected_grad):
+                    row["ok"].append(f"{label} gradient differs")
+        except Exception as e:  # one broken peer must not hide the other columns
+            row["missing"].append(label)
+            errors.append(f"{w.name} / {label}: {type(e).__name__}: {e}")
+            if os.environ.get("NBAD_BENCH_TRACEBACK"):
+                traceback.print_exc()
+    return row
+
+
+def grad_table(selected, quick, repeats, errors):
+    ads = grad_workloads.ad_namespaces()
+    rows, failed = [], False
+    for w in selected:
+        print(f"running {w.name} ...", file=sys.stderr, flush=True)
+        r = bench_grad(w, ads, quick, repeats, errors)
+        if r["ok"]:
+            mark = "✗ " + "; ".join(r["ok"])
+        elif "nbad" in r["missing"] or "numpy" in r["missing"]:
+            mark = "error"
+        else:
+            mark = "✓"
+        failed |= mark != "✓" or bool(r["missing"])
+        rows.append([
+            w.name,
+            fmt_time(r["nbad"]), fmt_time(r["jax"]), fmt_time(r["autograd"]), fmt_time(r["numpy"]),
+            fmt_ratio(r["jax"], r["nbad"]), fmt_ratio(r["autograd"], r["nbad"]), fmt_ratio(r["numpy"], r["nbad"]),
+            fmt_time(r["nbad_compile"]), fmt_time(r["jax_compile"]), mark,
+        ])
+    header = ["gradients", "nbad", "JAX", "autograd", "NumPy (by hand)", "JAX/nbad", "autograd/nbad",
+              "NumPy/nbad", "nbad compile", "JAX compile", "= NumPy grad"]
+    print(markdown_table(header, rows))
+    unavailable = [f"{k} {v}" for k, v in ads.items() if isinstance(v, str)]
+    print(f"\nlinreg: {grad_workloads.linreg_steps(quick)} gradient-descent steps (X 500x8) in one call, "
+          f"looped inside jit (autograd, NumPy: eagerly); mlp_step: {'x'.join(map(str, grad_workloads.MLP_SIZES))}, "
+          f"batch {grad_workloads.mlp_batch(quick)}, value_and_grad + SGD; hessian: of sum(sin(x)*x**2). "
+          "nbad and JAX jitted, autograd eager." + ("" if not unavailable else " " + "; ".join(unavailable) + "."))
+    if any(w.name == "mlp_step" for w in selected):
+        try:
+            fwd, bwd = grad_workloads.mlp_equation_counts(nbad, quick)
+            print(f"mlp_step equations (nbad.make_ir): loss {fwd}, value_and_grad(loss) {bwd} "
+                  f"({bwd / fwd:.2f}x the forward; target at most 3x)")
+        except Exception as e:
+            failed = True
+            errors.append(f"mlp_step / make_ir equation counts: {type(e).__name__}: {e}")
+    return failed
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (< 1 minute)")
-    parser.add_argument("--only", help="comma-separated workload names (or parts of names): "
-                        + ", ".join(w.name for w in WORKLOADS))
+    parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (< 2 minutes)")
+    parser.add_argument("--only", help="comma-separated workload names (or parts of names), or 'gradients' "
+                        "for the whole gradient table: "
+                        + ", ".join([w.name for w in WORKLOADS] + [w.name for w in grad_workloads.grad_workloads(False)]))
     parser.add_argument("--repeats", type=int, help="timing samples per measurement (default 7, 3 with --quick)")
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 7)
 
     selected = WORKLOADS
+    grad_selected = grad_workloads.grad_workloads(args.quick)
     if args.only:
         wanted = [s.strip() for s in args.only.split(",") if s.strip()]
         selected = [w for w in WORKLOADS if any(s in w.name for s in wanted)]
-        if not selected:
+        grad_selected = [w for w in grad_selected
+                         if any(s in w.name or s in ("grad", "gradients") for s in wanted)]
+        if not selected and not grad_selected:
             parser.error(f"--only {args.only!r} matches no workload; choose from "
-                         + ", ".join(w.name for w in WORKLOADS))
+                         + ", ".join([w.name for w in WORKLOADS]
+                                     + [w.name for w in grad_workloads.grad_workloads(args.quick)])
+                         + ", gradients")
 
     nbad.config.ensure_threads()
     threads = numba.get_num_threads()
+    try:
+        import autograd
+        autograd_version = getattr(autograd, "__version__", None)
+        if autograd_version is None:
+            from importlib.metadata import version
+            autograd_version = version("autograd")
+    except Exception:
+        autograd_version = "not installed"
     print(f"nbad {nbad.__version__}, numba {numba.__version__}, numpy {np.__version__}, "
-          f"jax {jax.__version__ if jax else 'not installed'}, Python {platform.python_version()}; "
+          f"jax {jax.__version__ if jax else 'not installed'}, autograd {autograd_version}, "
+          f"Python {platform.python_version()}; "
           f"{os.cpu_count()} CPUs, {threads} Numba threads ({numba.threading_layer()}), "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
@@ -272,14 +366,20 @@ def main(argv=None):
             fmt_time(r["nbad_compile"]), fmt_time(r["jax_compile"]), fmt_time(r["nbad_new_shape"]),
             "✗ " + "; ".join(r["ok"]) if r["ok"] else ("✓" if r["nbad"] is not None else "error"),
         ])
-    header = ["workload", "nbad", "NumPy", "Numba", "JAX", "NumPy/nbad", "Numba/nbad", "JAX/nbad",
-              "nbad compile", "JAX compile", "nbad new shape", "= NumPy"]
-    print(markdown_table(header, rows))
+    if rows:
+        header = ["workload", "nbad", "NumPy", "Numba", "JAX", "NumPy/nbad", "Numba/nbad", "JAX/nbad",
+                  "nbad compile", "JAX compile", "nbad new shape", "= NumPy"]
+        print(markdown_table(header, rows))
+    grad_failed = False
+    if grad_selected:
+        if rows:
+            print()
+        grad_failed = grad_table(grad_selected, args.quick, repeats, errors)
     if errors:
         print("\nerrors (set NBAD_BENCH_TRACEBACK=1 for tracebacks):")
         for e in errors:
             print(f"- {e}")
-    return 1 if errors or any(r[-1] != "✓" for r in rows) else 0
+    return 1 if errors or grad_failed or any(r[-1] != "✓" for r in rows) else 0
 
 
 if __name__ == "__main__":

@@ -123,6 +123,14 @@ class JitFunction:
     # -- calling ------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         if not kwargs and self._simple:
+            if len(args) == 1:  # the commonest call, without building a list
+                a = args[0]
+                t = type(a)
+                if t is _ndarray or t is Array:
+                    entry = self._fast.get((a.shape, a.dtype))
+                    if entry is not None:
+                        return entry(a)
+                return self._call_general(args, kwargs)
             key = []
             for a in args:
                 t = type(a)

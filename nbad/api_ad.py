@@ -76,9 +76,11 @@ def _vjp(fun, primals: tuple, has_aux: bool, api: str, allow_int: bool = True):
         aux = None
         if has_aux:
             if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                kind = ("a single array" if isinstance(out, (Tracer, np.ndarray, np.generic))
+                        else f"a {type(out).__name__}")
                 raise NbadTypeError(
                     f"{api}({name}, has_aux=True) requires the function to return a pair "
-                    f"(output, auxiliary data), but it returned {type(out).__name__}.")
+                    f"(output, auxiliary data), but it returned {kind}.")
             out, aux = out
         out_leaves, trees["out"] = tree_util.tree_flatten(out)
         aux_leaves, trees["aux"] = tree_util.tree_flatten(aux)

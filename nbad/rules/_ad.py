@@ -67,22 +67,35 @@ def _is_differentiable(x) -> bool:
 
 
 def defderiv(prim, partials):
-    """Elementwise rule from partial derivatives: partials(outs, *xs) -> list."""
+    """Elementwise rule from partial derivatives: partials(outs, *xs) -> list.
+
+    Partials are asked for only when every operand is float/complex (integer
+    operands have no derivative, and e.g. int ** -1 would fail), and the
+    tangent has the result's shape even when only a scalar operand varies."""
+
+    def float_partials(outs, *xs, **params):
+        if not all(_is_differentiable(x) for x in xs):
+            return [None] * len(xs)
+        return partials(outs, *xs, **params)
 
     def jvp(primals, tangents, outs, **params):
         if all(t is None for t in tangents):
             return None
-        ds = partials(outs, *primals, **params)
+        ds = float_partials(outs, *primals, **params)
         total = None
         for t, d in zip(tangents, ds):
             if t is None or d is None:
                 continue
             term = t * d
             total = term if total is None else total + term
+        if total is not None and aval_of(total).shape != aval_of(outs).shape:
+            import nbad.numpy as jnp
+
+            total = jnp.broadcast_to(total, aval_of(outs).shape)
         return total
 
     def vjp(ct, primals, outs, **params):
-        ds = partials(outs, *primals, **params)
+        ds = float_partials(outs, *primals, **params)
         return [
             None if d is None or not _is_differentiable(x) else unbroadcast(ct * d, aval_of(x).shape)
             for x, d in zip(primals, ds)

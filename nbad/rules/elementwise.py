@@ -14,6 +14,11 @@ differ from NumPy's (notes/numba-facts.md §8):
   * maximum/minimum propagate NaN from either side (Numba's max(a, b) does not);
   * shifts by >= the bit width give 0 (or -1 for negative signed values), as
     NumPy defines them, instead of LLVM's poison value.
+
+Derivative rules (rules/_ad.py) follow each primitive's definition, with JAX's
+conventions at non-differentiable points (abs'(0) = 1, maximum/minimum split
+ties half and half; comparisons, rounding and floordiv have zero derivative)
+and for complex operands (the vjp of a holomorphic f is ct * f'(z)).
 """
 from __future__ import annotations
 
@@ -23,10 +28,12 @@ import numpy as np
 
 from nbad.core.avals import ShapedArray, check_dtype, short_dtype_name
 from nbad.core.primitive import Primitive
+from nbad.core.trace import bind
 from nbad.errors import NbadTypeError, NbadValueError
+from nbad.rules._ad import aval_of, defderiv, deflinear, defnondiff, unbroadcast
 from nbad.rules._family import common_shape, elementwise, same_dtype, template
 from nbad.rules.elementwise_math import *  # noqa: F401,F403  (see the module docstring)
-from nbad.rules.elementwise_math import silent_impl
+from nbad.rules.elementwise_math import const, inexact, jnp, silent_impl, to_out_shape
 
 
 def _binary(name, ufunc, text, kinds="number"):
@@ -34,12 +41,22 @@ def _binary(name, ufunc, text, kinds="number"):
     return elementwise(name, 2, silent_impl(ufunc), template(text), kinds=kinds)
 
 
+def _ct(ct, x):
+    """The cotangent `ct` of the result, summed to operand x's shape (None for integers)."""
+    return unbroadcast(ct, aval_of(x).shape) if inexact(x) else None
+
+
 # -- arithmetic ---------------------------------------------------------------
 add_p = _binary("add", np.add, "({0} + {1})")
+deflinear(add_p, lambda ct, primals, outs: [_ct(ct, x) for x in primals])
 sub_p = _binary("sub", np.subtract, "({0} - {1})")
+deflinear(sub_p, lambda ct, primals, outs: [_ct(ct, primals[0]),
+                                            _ct(jnp.negative(ct), primals[1])])
 mul_p = _binary("mul", np.multiply, "({0} * {1})")
+defderiv(mul_p, lambda out, x, y: [y, x])
 # True division only on inexact dtypes: nbad.numpy casts integers to float first.
 div_p = _binary("div", np.true_divide, "({0} / {1})", kinds="float")
+defderiv(div_p, lambda out, x, y: [jnp.reciprocal(y), jnp.negative(jnp.divide(out, y))])
 
 
 def _float_mod(e, x, y):
@@ -76,6 +93,11 @@ def _rem_codegen(e, x, y):
 floordiv_p = elementwise("floordiv", 2, silent_impl(np.floor_divide), _floordiv_codegen,
                          kinds="real")
 rem_p = elementwise("rem", 2, silent_impl(np.remainder), _rem_codegen, kinds="real")
+# floordiv is piecewise constant (zero derivative, as in JAX). NumPy's remainder is
+# x - floor_divide(x, y) * y: d/dx = 1, d/dy = -floor_divide(x, y) (jnp.remainder's
+# derivative; lax.rem, which truncates, would have -trunc(x / y)).
+defnondiff(floordiv_p)
+defderiv(rem_p, lambda out, x, y: [const(x, 1), jnp.negative(jnp.floor_divide(x, y))])
 
 
 def _pow_codegen(e, x, y):
@@ -90,6 +112,23 @@ def _pow_codegen(e, x, y):
 
 
 pow_p = elementwise("pow", 2, silent_impl(np.power), _pow_codegen, kinds="number")
+
+
+def _pow_partials(out, x, y):
+    """d/dx = y x^(y-1), d/dy = log(x) x^y, as JAX's where JAX's are finite; where
+    y == 0, d/dx is 0 (x^0 = 1 is constant in x; JAX: NaN at x = 0), and where x == 0,
+    d/dy is 0 (JAX: 0, or NaN for y < 0). The double-where trick keeps NaN out of
+    higher derivatives too."""
+    y_is_0, x_is_0 = jnp.equal(y, 0), jnp.equal(x, 0)
+    y_safe = jnp.where(y_is_0, 1, y)
+    dx = jnp.where(y_is_0, const(x, 0),
+                   jnp.multiply(y_safe, jnp.power(x, jnp.subtract(y_safe, 1))))
+    dy = jnp.where(x_is_0, const(y, 0),
+                   jnp.multiply(jnp.log(jnp.where(x_is_0, 1, x)), out))
+    return [dx, dy]
+
+
+defderiv(pow_p, _pow_partials)
 
 
 def _check_integer_exponent(dtype, y):
@@ -131,7 +170,18 @@ def _integer_pow_abstract_eval(x, *, y):
 
 integer_pow_p.abstract_eval = _integer_pow_abstract_eval
 
+
+def _integer_pow_partials(out, x, *, y):
+    if y == 0:
+        return [None]  # x^0 = 1
+    power = const(x, 1) if y == 1 else bind(integer_pow_p, x, y=y - 1)
+    return [jnp.multiply(y, power)]
+
+
+defderiv(integer_pow_p, _integer_pow_partials)
+
 neg_p = elementwise("neg", 1, silent_impl(np.negative), template("(-{0})"), kinds="number")
+deflinear(neg_p, lambda ct, primals, outs: [_ct(jnp.negative(ct), primals[0])])
 
 
 def _real_dtype(dtype):
@@ -148,10 +198,53 @@ def _to_real(prim: Primitive) -> Primitive:
 
 
 abs_p = _to_real(elementwise("abs", 1, silent_impl(np.abs), template("abs({0})"), kinds="number"))
+
+
+def _abs_direction(x, out):
+    """d|x|/dx: 1 for x >= 0 (so 1 at 0, JAX's convention), else -1. For complex x the
+    jvp is real(conj(x)/|x| t) (0 at x = 0) and, in JAX's convention, the vjp ct conj(x)/|x|."""
+    if aval_of(x).dtype.kind == "c":
+        return jnp.divide(jnp.conj(x), jnp.where(jnp.equal(out, 0), 1, out))
+    return jnp.where(jnp.greater_equal(x, 0), const(x, 1), const(x, -1))
+
+
+def _abs_jvp(primals, tangents, outs):
+    (x,), (t,) = primals, tangents
+    if t is None or not inexact(x):
+        return None
+    return jnp.real(jnp.multiply(t, _abs_direction(x, outs)))
+
+
+def _abs_vjp(ct, primals, outs):
+    (x,) = primals
+    return [jnp.multiply(ct, _abs_direction(x, outs)) if inexact(x) else None]
+
+
+abs_p.jvp, abs_p.vjp = _abs_jvp, _abs_vjp
+
+
+def _convert(x, dtype):
+    return x if aval_of(x).dtype == dtype else bind(convert_element_type_p, x, new_dtype=dtype)
+
+
 # Parts of complex numbers; nbad.numpy handles real operands without them.
+# Linear rules in JAX's convention (cotangents are not conjugated: the vjp of a
+# holomorphic f is ct * f'(x)): real^T ct = ct + 0j, imag^T ct = -1j ct, conj^T = conj.
 real_p = _to_real(elementwise("real", 1, np.real, template("{0}.real"), kinds="float"))
+deflinear(real_p, lambda ct, primals, outs: [_convert(ct, aval_of(primals[0]).dtype)])
 imag_p = _to_real(elementwise("imag", 1, np.imag, template("{0}.imag"), kinds="float"))
+
+
+def _imag_transpose(ct, primals, outs):
+    (x,) = primals
+    if aval_of(x).dtype.kind != "c":
+        return [None]  # imag of a real array is 0
+    return [jnp.multiply(_convert(ct, aval_of(x).dtype), const(x, -1j))]
+
+
+deflinear(imag_p, _imag_transpose)
 conj_p = elementwise("conj", 1, np.conjugate, template("{0}.conjugate()"), kinds="float")
+deflinear(conj_p, lambda ct, primals, outs: [jnp.conj(ct)])
 
 
 def _sign_codegen(e, x):
@@ -163,6 +256,7 @@ def _sign_codegen(e, x):
 
 
 sign_p = elementwise("sign", 1, silent_impl(np.sign), _sign_codegen, kinds="real")
+defnondiff(sign_p)
 
 
 def _max_min_codegen(op):
@@ -180,6 +274,18 @@ maximum_p = elementwise("maximum", 2, silent_impl(np.maximum), _max_min_codegen(
 minimum_p = elementwise("minimum", 2, silent_impl(np.minimum), _max_min_codegen("<="),
                         kinds="real_or_bool")
 
+
+def _balanced(x, y, out):
+    """JAX's convention for maximum/minimum: the derivative goes to the operand equal to
+    the result, half to each on ties (none to either where the result is NaN)."""
+    return jnp.where(jnp.equal(x, out),
+                     jnp.where(jnp.equal(y, out), const(out, 0.5), const(out, 1)),
+                     const(out, 0))
+
+
+for _p in (maximum_p, minimum_p):
+    defderiv(_p, lambda out, x, y: [_balanced(x, y, out), _balanced(y, x, out)])
+
 # -- comparisons ----------------------------------------------------------------
 eq_p = elementwise("eq", 2, silent_impl(np.equal), template("({0} == {1})"), result_dtype=bool)
 ne_p = elementwise("ne", 2, silent_impl(np.not_equal), template("({0} != {1})"), result_dtype=bool)
@@ -191,6 +297,8 @@ gt_p = elementwise("gt", 2, silent_impl(np.greater), template("({0} > {1})"),
                    kinds="real_or_bool", result_dtype=bool)
 ge_p = elementwise("ge", 2, silent_impl(np.greater_equal), template("({0} >= {1})"),
                    kinds="real_or_bool", result_dtype=bool)
+for _p in (eq_p, ne_p, lt_p, le_p, gt_p, ge_p):
+    defnondiff(_p)
 
 # -- logic: logical on bool, bitwise on integers ----------------------------------
 
@@ -210,6 +318,9 @@ xor_p = elementwise("xor", 2, silent_impl(np.bitwise_xor),
                     _logic_codegen("({0} != {1})", "({0} ^ {1})"), kinds="int_or_bool")
 not_p = elementwise("not", 1, silent_impl(np.invert),
                     _logic_codegen("(not {0})", "(~{0})"), kinds="int_or_bool")
+for _p in (and_p, or_p, xor_p, not_p):
+    defnondiff(_p)
+del _p
 
 
 def _shift_codegen(op: str, left: bool):
@@ -231,6 +342,8 @@ shift_left_p = elementwise("shift_left", 2, silent_impl(np.left_shift),
                            _shift_codegen("<<", True), kinds="int")
 shift_right_p = elementwise("shift_right", 2, silent_impl(np.right_shift),
                             _shift_codegen(">>", False), kinds="int")
+defnondiff(shift_left_p)
+defnondiff(shift_right_p)
 
 # -- select ----------------------------------------------------------------------
 # select(pred, on_true, on_false): pred is bool; the two cases share a dtype.
@@ -251,6 +364,30 @@ def _select_abstract_eval(pred, on_true, on_false):
 select_p.abstract_eval = _select_abstract_eval
 select_p.impl = lambda pred, on_true, on_false: np.where(pred, on_true, on_false)
 select_p.codegen = template("({1} if {0} else {2})")
+
+
+def _select_jvp(primals, tangents, outs):
+    pred, on_true, on_false = primals
+    _, t_true, t_false = tangents
+    if t_true is None and t_false is None:
+        return None
+    zero = const(outs, 0)
+    t = bind(select_p, pred, zero if t_true is None else t_true,
+             zero if t_false is None else t_false)
+    return to_out_shape(t, outs)
+
+
+def _select_vjp(ct, primals, outs):
+    """The predicate is not differentiable; each case gets ct where it was chosen."""
+    pred, on_true, on_false = primals
+    if not inexact(on_true):
+        return [None, None, None]
+    zero = const(ct, 0)
+    return [None, _ct(jnp.where(pred, ct, zero), on_true),
+            _ct(jnp.where(pred, zero, ct), on_false)]
+
+
+select_p.jvp, select_p.vjp = _select_jvp, _select_vjp
 
 # -- convert_element_type ------------------------------------------------------------
 # It changes dtype, so it is not a same-dtype family member.
@@ -281,3 +418,21 @@ def _convert_codegen(e, x, *, new_dtype):
 convert_element_type_p.abstract_eval = _convert_abstract_eval
 convert_element_type_p.impl = _convert_impl
 convert_element_type_p.codegen = _convert_codegen
+
+
+def _convert_jvp(primals, tangents, outs, *, new_dtype):
+    """Linear between float/complex dtypes; to or from integers and bools: zero."""
+    (x,), (t,) = primals, tangents
+    if t is None or not inexact(x) or np.dtype(new_dtype).kind not in "fc":
+        return None
+    return _convert(t, np.dtype(new_dtype))
+
+
+def _convert_vjp(ct, primals, outs, *, new_dtype):
+    (x,) = primals
+    if not inexact(x) or np.dtype(new_dtype).kind not in "fc":
+        return [None]
+    return [_convert(ct, aval_of(x).dtype)]
+
+
+convert_element_type_p.jvp, convert_element_type_p.vjp = _convert_jvp, _convert_vjp
