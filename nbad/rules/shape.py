@@ -5,6 +5,10 @@ dynamic_slice, iota, full).
 View primitives have kind "view": the CPU backend applies their impl to a
 materialised buffer, which NumPy does without copying; broadcast_in_dim is
 fused into the consuming loop as index arithmetic (codegen/fusion.py).
+
+Derivative rules (rules/_ad.py) follow each primitive: all of these are
+linear (deflinear with a transpose) except iota (nondiff). The gather/scatter
+and dynamic_slice family lives in rules/indexing.py and is re-exported here.
 """
 from __future__ import annotations
 
@@ -12,7 +16,46 @@ import numpy as np
 
 from nbad.core.avals import ShapedArray, check_dtype
 from nbad.core.primitive import Primitive
+from nbad.core.trace import bind, bind_nullary
 from nbad.errors import NbadTypeError, NbadValueError, ShapeError
+from nbad.rules._ad import aval_of, deflinear, defnondiff
+
+
+# -- helpers for the derivative rules (also used by rules/reduce.py, indexing.py)
+def _diff(x) -> bool:
+    """Differentiable operand: floating or complex (integer/bool get None)."""
+    return aval_of(x).dtype.kind in "fc"
+
+
+def _zeros(shape, dtype):
+    return bind_nullary(full_p, np.zeros((), dtype), shape=tuple(shape), dtype=np.dtype(dtype))
+
+
+def _reshape(x, shape):
+    shape = tuple(shape)
+    return x if tuple(aval_of(x).shape) == shape else bind(reshape_p, x, new_sizes=shape)
+
+
+def _sum_axes(x, axes):
+    from nbad.rules.reduce import reduce_sum_p
+
+    return bind(reduce_sum_p, x, axes=tuple(axes)) if axes else x
+
+
+def _pad_axis(x, axis, lo, hi, interior=0, value=0):
+    """lax.pad along one axis (value: a Python number, cast to x's dtype)."""
+    a = aval_of(x)
+    config = [(0, 0, 0)] * a.ndim
+    config[axis] = (lo, hi, interior)
+    return bind(pad_p, x, np.asarray(value, a.dtype), padding_config=tuple(config))
+
+
+def _slice_axis(x, axis, start, limit, stride=1):
+    shape = aval_of(x).shape
+    starts, limits, strides = [0] * len(shape), list(shape), [1] * len(shape)
+    starts[axis], limits[axis], strides[axis] = start, limit, stride
+    return bind(slice_p, x, start_indices=tuple(starts), limit_indices=tuple(limits),
+                strides=tuple(strides))
 
 # -- broadcast_in_dim ---------------------------------------------------------
 # Operand dimension i becomes result dimension broadcast_dimensions[i]; operand
@@ -49,6 +92,19 @@ def _broadcast_in_dim_impl(x, *, shape, broadcast_dimensions):
 broadcast_in_dim_p.abstract_eval = _broadcast_in_dim_abstract_eval
 broadcast_in_dim_p.impl = _broadcast_in_dim_impl
 
+
+def _broadcast_in_dim_transpose(ct, primals, outs, *, shape, broadcast_dimensions):
+    (x,) = primals
+    if not _diff(x):
+        return [None]
+    x_shape = aval_of(x).shape
+    kept = {d for i, d in enumerate(broadcast_dimensions) if x_shape[i] == shape[d]}
+    summed = _sum_axes(ct, tuple(d for d in range(len(shape)) if d not in kept))
+    return [_reshape(summed, x_shape)]
+
+
+deflinear(broadcast_in_dim_p, _broadcast_in_dim_transpose)
+
 # -- reshape ------------------------------------------------------------------
 reshape_p = Primitive("reshape", kind="view")
 
@@ -65,6 +121,8 @@ def _reshape_abstract_eval(x, *, new_sizes):
 
 reshape_p.abstract_eval = _reshape_abstract_eval
 reshape_p.impl = lambda x, *, new_sizes: np.reshape(np.asarray(x), new_sizes)
+deflinear(reshape_p, lambda ct, primals, outs, *, new_sizes: [
+    _reshape(ct, aval_of(primals[0]).shape) if _diff(primals[0]) else None])
 
 # -- transpose ----------------------------------------------------------------
 transpose_p = Primitive("transpose", kind="view")
@@ -79,6 +137,9 @@ def _transpose_abstract_eval(x, *, permutation):
 
 transpose_p.abstract_eval = _transpose_abstract_eval
 transpose_p.impl = lambda x, *, permutation: np.transpose(np.asarray(x), permutation)
+deflinear(transpose_p, lambda ct, primals, outs, *, permutation: [
+    bind(transpose_p, ct, permutation=tuple(int(i) for i in np.argsort(permutation)))
+    if _diff(primals[0]) else None])
 
 
 def _check_axes(name, x, dims, ndim=None):
@@ -103,6 +164,8 @@ def _squeeze_abstract_eval(x, *, dimensions):
 
 squeeze_p.abstract_eval = _squeeze_abstract_eval
 squeeze_p.impl = lambda x, *, dimensions: np.squeeze(np.asarray(x), tuple(dimensions))
+deflinear(squeeze_p, lambda ct, primals, outs, *, dimensions: [
+    bind(expand_dims_p, ct, dimensions=tuple(dimensions)) if _diff(primals[0]) else None])
 
 # -- expand_dims --------------------------------------------------------------
 # `dimensions` are positions in the result where new size-1 axes appear.
@@ -118,6 +181,8 @@ def _expand_dims_abstract_eval(x, *, dimensions):
 
 expand_dims_p.abstract_eval = _expand_dims_abstract_eval
 expand_dims_p.impl = lambda x, *, dimensions: np.expand_dims(np.asarray(x), tuple(dimensions))
+deflinear(expand_dims_p, lambda ct, primals, outs, *, dimensions: [
+    bind(squeeze_p, ct, dimensions=tuple(dimensions)) if _diff(primals[0]) else None])
 
 # -- slice --------------------------------------------------------------------
 # As lax.slice: x[start:limit:stride] per axis, 0 <= start <= limit <= size,
@@ -147,6 +212,21 @@ def _slice_impl(x, *, start_indices, limit_indices, strides):
 slice_p.abstract_eval = _slice_abstract_eval
 slice_p.impl = _slice_impl
 
+
+def _slice_transpose(ct, primals, outs, *, start_indices, limit_indices, strides):
+    """Zeros around and (for strides > 1) between the sliced elements: one pad."""
+    (x,) = primals
+    if not _diff(x):
+        return [None]
+    config = []
+    for n, lo, m, st in zip(aval_of(x).shape, start_indices, aval_of(ct).shape, strides):
+        used = m + max(m - 1, 0) * (st - 1)
+        config.append((lo, n - lo - used, st - 1))
+    return [bind(pad_p, ct, np.zeros((), aval_of(ct).dtype), padding_config=tuple(config))]
+
+
+deflinear(slice_p, _slice_transpose)
+
 # -- rev ----------------------------------------------------------------------
 rev_p = Primitive("rev", kind="view")
 
@@ -164,6 +244,8 @@ def _rev_impl(x, *, dimensions):
 
 rev_p.abstract_eval = _rev_abstract_eval
 rev_p.impl = _rev_impl
+deflinear(rev_p, lambda ct, primals, outs, *, dimensions: [
+    bind(rev_p, ct, dimensions=tuple(dimensions)) if _diff(primals[0]) else None])
 
 # -- concatenate --------------------------------------------------------------
 # Operands share one dtype (nbad.numpy promotes first) and all dims but `dimension`.
@@ -191,6 +273,20 @@ def _concatenate_abstract_eval(*xs, dimension):
 
 concatenate_p.abstract_eval = _concatenate_abstract_eval
 concatenate_p.impl = lambda *xs, dimension: np.concatenate(xs, axis=dimension)
+
+
+def _concatenate_transpose(ct, primals, outs, *, dimension):
+    if not _diff(primals[0]):
+        return [None] * len(primals)
+    cts, start = [], 0
+    for x in primals:
+        n = aval_of(x).shape[dimension]
+        cts.append(_slice_axis(ct, dimension, start, start + n))
+        start += n
+    return cts
+
+
+deflinear(concatenate_p, _concatenate_transpose)
 
 # -- pad ----------------------------------------------------------------------
 # padding_config[i] = (lo, hi, interior): `interior` values between elements,
@@ -232,6 +328,26 @@ def _pad_impl(x, padding_value, *, padding_config):
 pad_p.abstract_eval = _pad_abstract_eval
 pad_p.impl = _pad_impl
 
+
+def _pad_transpose(ct, primals, outs, *, padding_config):
+    """operand: undo lo/hi (zero-filling what negative padding cropped), then take
+    every (interior+1)-th element; padding_value: the sum of ct over the padded
+    positions (a 0/1 mask, exact, rather than JAX's sum(ct) - sum(ct_operand))."""
+    x, padding_value = primals
+    if not _diff(x):
+        return [None, None]
+    a = aval_of(x)
+    zero = np.zeros((), a.dtype)
+    unpadded = bind(pad_p, ct, zero, padding_config=tuple((-lo, -hi, 0) for lo, hi, _ in padding_config))
+    ct_x = bind(slice_p, unpadded, start_indices=(0,) * a.ndim, limit_indices=aval_of(unpadded).shape,
+                strides=tuple(it + 1 for _, _, it in padding_config))
+    mask = bind(pad_p, _zeros(a.shape, a.dtype), np.ones((), a.dtype), padding_config=padding_config)
+    ct_value = _sum_axes(ct * mask, range(a.ndim))
+    return [ct_x, ct_value]
+
+
+deflinear(pad_p, _pad_transpose)
+
 # -- iota, full: creation primitives (bound with trace.bind_nullary) ----------
 iota_p = Primitive("iota")
 
@@ -252,6 +368,7 @@ def _iota_impl(*, dtype, shape, dimension):
 
 iota_p.abstract_eval = _iota_abstract_eval
 iota_p.impl = _iota_impl
+defnondiff(iota_p)
 
 full_p = Primitive("full")
 
@@ -265,176 +382,40 @@ def _full_abstract_eval(fill_value, *, shape, dtype):
 full_p.abstract_eval = _full_abstract_eval
 full_p.impl = lambda fill_value, *, shape, dtype: np.full(shape, fill_value, dtype=dtype)
 
-# -- gather, scatter_add, scatter ---------------------------------------------
-# gather(operand, *indices, axes) is NumPy advanced indexing along adjacent
-# `axes` by integer index arrays of one shape B (nbad.numpy broadcasts them):
-#     out = operand[:, ..., :, indices[0], ..., indices[k-1], :, ...]
-# with shape operand.shape[:axes[0]] + B + operand.shape[axes[-1]+1:] (NumPy puts
-# the indexed dims where the first indexed axis was). Out-of-bounds indices are
-# clamped to [0, size-1] as JAX's gather does; negative indices are *not*
-# wrapped here (nbad.numpy adds the axis size first, as NumPy's rule says).
-#
-# scatter_add(operand, updates, *indices, axes, oob) adds `updates` (shaped like
-# gather's result) into a copy of operand, summing duplicates: the transpose of
-# gather. scatter(..., combine) writes them with combine in set/mul/min/max
-# (.at[].set/.multiply/.min/.max). oob="clip" clamps indices like gather (the
-# transpose of gather needs exactly that); oob="drop" skips out-of-bounds
-# updates, JAX's default for .at[] updates.
-gather_p = Primitive("gather")
-scatter_add_p = Primitive("scatter_add")
-scatter_p = Primitive("scatter")
+
+# full is linear in fill_value; the result dtype may differ from fill_value's.
+def _full_jvp(primals, tangents, outs, *, shape, dtype):
+    (t,) = tangents
+    if t is None or np.dtype(dtype).kind not in "fc":
+        return None
+    return bind_nullary(full_p, t, shape=shape, dtype=dtype)
 
 
-def _gather_shape(name, x, indices, axes):
-    """Validate operand/index avals; the shape of the gathered result."""
-    k = len(indices)
-    if k == 0 or len(axes) != k or list(axes) != list(range(axes[0], axes[0] + k)) \
-            or not 0 <= axes[0] <= x.ndim - k:
-        raise NbadValueError(f"{name}: axes={axes} must be {k} adjacent increasing axes of "
-                             f"the operand {x.str_short()}, one per index array")
-    idx_shape = indices[0].shape
-    for i in indices:
-        if i.dtype.kind not in "iu":
-            raise NbadTypeError(f"{name}: index arrays must have an integer dtype, got "
-                                f"{i.str_short()}")
-        if i.shape != idx_shape:
-            raise ShapeError(f"{name}: index arrays must share one shape, got "
-                             + ", ".join(j.str_short() for j in indices))
-    size = 1
-    for d in idx_shape:
-        size *= d
-    if size and any(x.shape[a] == 0 for a in axes):
-        raise ShapeError(f"{name}: cannot index the empty axes {axes} of {x.str_short()}")
-    return x.shape[:axes[0]] + idx_shape + x.shape[axes[0] + k:]
+def _full_vjp(ct, primals, outs, *, shape, dtype):
+    (fill_value,) = primals
+    if not _diff(fill_value) or np.dtype(dtype).kind not in "fc":
+        return [None]
+    from nbad.numpy._core import convert
+
+    return [convert(_sum_axes(ct, range(len(shape))), aval_of(fill_value).dtype)]
 
 
-def _gather_abstract_eval(x, *indices, axes):
-    return x.update(shape=_gather_shape("gather", x, indices, axes))
+full_p.jvp = _full_jvp
+full_p.vjp = _full_vjp
 
+# -- gather, scatter_add, scatter, dynamic_slice, dynamic_update_slice ------------
+# In rules/indexing.py (with their rules); re-exported so existing imports work.
+from nbad.rules.indexing import (  # noqa: E402,F401
+    _COMBINE_UFUNCS,
+    _check_starts,
+    _clamped,
+    _gather_shape,
+    _scatter_targets,
+    _window,
+    dynamic_slice_p,
+    dynamic_update_slice_p,
+    gather_p,
+    scatter_add_p,
+    scatter_p,
+)
 
-def _clamped(x, indices, axes):
-    return tuple(np.clip(np.asarray(i), 0, max(x.shape[a] - 1, 0)) for i, a in zip(indices, axes))
-
-
-def _gather_impl(x, *indices, axes):
-    x = np.asarray(x)
-    return x[(slice(None),) * axes[0] + _clamped(x, indices, axes)]
-
-
-gather_p.abstract_eval = _gather_abstract_eval
-gather_p.impl = _gather_impl
-
-
-def _scatter_abstract_eval(name):
-    def abstract_eval(x, updates, *indices, axes, oob, **params):
-        shape = _gather_shape(name, x, indices, axes)
-        if updates.shape != shape or updates.dtype != x.dtype:
-            raise ShapeError(f"{name}: updates must have the gathered shape and the operand's "
-                             f"dtype {x.dtype.name}{list(shape)}, got {updates.str_short()}")
-        if oob not in ("clip", "drop"):
-            raise NbadValueError(f"{name}: oob must be 'clip' or 'drop', got {oob!r}")
-        return x.update(weak_type=x.weak_type and updates.weak_type)
-
-    return abstract_eval
-
-
-def _scatter_targets(x, updates, indices, axes, oob):
-    """(index tuple, updates) with the index dims flattened and `oob` applied."""
-    lead = axes[0]
-    flat = [np.asarray(i).reshape(-1) for i in indices]
-    upd = np.asarray(updates)
-    upd = upd.reshape(upd.shape[:lead] + (flat[0].size,) + upd.shape[lead + np.ndim(indices[0]):])
-    if oob == "clip":
-        flat = _clamped(x, flat, axes)
-    else:
-        keep = np.logical_and.reduce([(i >= 0) & (i < x.shape[a]) for i, a in zip(flat, axes)])
-        if not keep.all():
-            flat = [i[keep] for i in flat]
-            upd = upd[(slice(None),) * lead + (keep,)]
-    return (slice(None),) * lead + tuple(flat), upd
-
-
-def _scatter_add_impl(x, updates, *indices, axes, oob):
-    out = np.array(x, copy=True)
-    where, upd = _scatter_targets(out, updates, indices, axes, oob)
-    np.add.at(out, where, upd)
-    return out
-
-
-_COMBINE_UFUNCS = {"mul": np.multiply, "min": np.minimum, "max": np.maximum}
-
-
-def _scatter_impl(x, updates, *indices, axes, oob, combine):
-    out = np.array(x, copy=True)
-    where, upd = _scatter_targets(out, updates, indices, axes, oob)
-    if combine == "set":
-        out[where] = upd
-    else:
-        _COMBINE_UFUNCS[combine].at(out, where, upd)
-    return out
-
-
-_check_scatter = _scatter_abstract_eval("scatter")
-
-
-def _scatter_combine_abstract_eval(x, updates, *indices, axes, oob, combine):
-    if combine not in ("set", *_COMBINE_UFUNCS):
-        raise NbadValueError(f"scatter: combine must be set, mul, min or max, got {combine!r}")
-    return _check_scatter(x, updates, *indices, axes=axes, oob=oob)
-
-
-scatter_add_p.abstract_eval = _scatter_abstract_eval("scatter_add")
-scatter_add_p.impl = _scatter_add_impl
-scatter_p.abstract_eval = _scatter_combine_abstract_eval
-scatter_p.impl = _scatter_impl
-
-# -- dynamic_slice, dynamic_update_slice --------------------------------------
-# Start indices are scalar integer operands (traced values allowed), clamped
-# so the window lies inside the operand, as in lax.dynamic_slice.
-dynamic_slice_p = Primitive("dynamic_slice")
-dynamic_update_slice_p = Primitive("dynamic_update_slice")
-
-
-def _check_starts(name, x, starts):
-    if len(starts) != x.ndim or any(s.shape != () or s.dtype.kind not in "iu" for s in starts):
-        raise NbadTypeError(f"{name}: operand {x.str_short()} needs {x.ndim} scalar integer "
-                            "start indices, got " + ", ".join(s.str_short() for s in starts))
-
-
-def _dynamic_slice_abstract_eval(x, *starts, slice_sizes):
-    _check_starts("dynamic_slice", x, starts)
-    if len(slice_sizes) != x.ndim or any(not 0 <= s <= n for s, n in zip(slice_sizes, x.shape)):
-        raise ShapeError(f"dynamic_slice: slice_sizes={slice_sizes} must give one size per "
-                         f"axis of {x.str_short()}, each between 0 and that axis' size")
-    return x.update(shape=tuple(slice_sizes))
-
-
-def _window(shape, starts, sizes):
-    return tuple(slice(s, s + k) for s, k in
-                 ((min(max(int(s), 0), n - k), k) for s, n, k in zip(starts, shape, sizes)))
-
-
-def _dynamic_slice_impl(x, *starts, slice_sizes):
-    x = np.asarray(x)
-    return x[_window(x.shape, starts, slice_sizes)]
-
-
-def _dynamic_update_slice_abstract_eval(x, update, *starts):
-    _check_starts("dynamic_update_slice", x, starts)
-    if update.dtype != x.dtype or update.ndim != x.ndim or any(
-            u > n for u, n in zip(update.shape, x.shape)):
-        raise ShapeError(f"dynamic_update_slice: update {update.str_short()} must have the "
-                         f"operand's dtype and rank and fit inside it ({x.str_short()})")
-    return x.update(weak_type=x.weak_type and update.weak_type)
-
-
-def _dynamic_update_slice_impl(x, update, *starts):
-    out = np.array(x, copy=True)
-    out[_window(out.shape, starts, np.shape(update))] = update
-    return out
-
-
-dynamic_slice_p.abstract_eval = _dynamic_slice_abstract_eval
-dynamic_slice_p.impl = _dynamic_slice_impl
-dynamic_update_slice_p.abstract_eval = _dynamic_update_slice_abstract_eval
-dynamic_update_slice_p.impl = _dynamic_update_slice_impl
