@@ -13,6 +13,12 @@ transpose + reshape + matmul.
 Result dimensions are ordered as in lax.dot_general: batch, lhs free, rhs free.
 Both operands share one dtype (nbad.numpy promotes first); integer and bool
 dtypes compute through NumPy.
+
+Derivatives (end of file): the jvp is dot_general(t_lhs, rhs) +
+dot_general(lhs, t_rhs); each operand's vjp is one dot_general of the
+cotangent with the other operand and a transpose back to the operand's axis
+order, as JAX's _dot_general_transpose_lhs/rhs. Integer operands get none.
+solve, inv, det, slogdet, cholesky and eigh live in linalg_decomp.py.
 """
 from __future__ import annotations
 
@@ -133,3 +139,77 @@ def _dot_general_impl(lhs, rhs, *, dimension_numbers):
 
 dot_general_p.abstract_eval = _dot_general_abstract_eval
 dot_general_p.impl = _dot_general_impl
+
+
+# -- derivatives ------------------------------------------------------------------
+# dot_general is bilinear: the jvp applies it to each tangent with the other
+# operand; the vjp of each operand contracts the cotangent with the other
+# operand over the other's free dims and transposes the result back to the
+# operand's axis order (JAX's _dot_general_transpose_lhs/rhs).
+def _ranges_like(*xs):
+    start = 0
+    for x in xs:
+        yield tuple(range(start, start + len(x)))
+        start += len(x)
+
+
+def _aval(x):
+    from nbad.rules._ad import aval_of
+
+    return aval_of(x)
+
+
+def _dot_general_transpose_lhs(ct, x_aval, y, dimension_numbers, swap_ans=False):
+    """Cotangent of the lhs `x` of dot_general(x, y) (of rhs when swap_ans)."""
+    import nbad.numpy as jnp
+
+    (x_contract, y_contract), (x_batch, y_batch) = dimension_numbers
+    y_ndim = _aval(y).ndim
+    x_kept = _free_dims(x_aval.ndim, x_contract, x_batch)
+    y_kept = _free_dims(y_ndim, y_contract, y_batch)
+    if swap_ans:
+        ans_batch, ans_y, _ = _ranges_like(x_batch, y_kept, x_kept)
+    else:
+        ans_batch, _, ans_y = _ranges_like(x_batch, x_kept, y_kept)
+    dims = ((ans_y, y_kept), (ans_batch, tuple(y_batch)))
+    # The product's dims: batch, ct's remaining (x_kept), y's remaining (the
+    # contracted dims of y in increasing order, i.e. x_contract sorted by y).
+    x_contract_sorted_by_y = [x_contract[i] for i in np.argsort(y_contract, kind="stable")]
+    out_axes = np.argsort(list(x_batch) + list(x_kept) + x_contract_sorted_by_y)
+    prod = dot_general_p.bind(ct, y, dimension_numbers=dims)
+    return jnp.transpose(prod, tuple(int(a) for a in out_axes))
+
+
+def _normalized_dims(dimension_numbers):
+    (lc, rc), (lb, rb) = dimension_numbers
+    return (tuple(lc), tuple(rc)), (tuple(lb), tuple(rb))
+
+
+def _dot_general_jvp(primals, tangents, outs, *, dimension_numbers):
+    lhs, rhs = primals
+    t_lhs, t_rhs = tangents
+    if _aval(lhs).dtype.kind not in "fc":
+        return None
+    total = None
+    if t_lhs is not None:
+        total = dot_general_p.bind(t_lhs, rhs, dimension_numbers=dimension_numbers)
+    if t_rhs is not None:
+        term = dot_general_p.bind(lhs, t_rhs, dimension_numbers=dimension_numbers)
+        total = term if total is None else total + term
+    return total
+
+
+def _dot_general_vjp(ct, primals, outs, *, dimension_numbers):
+    lhs, rhs = primals
+    if ct is None or _aval(lhs).dtype.kind not in "fc":
+        return [None, None]
+    dims = _normalized_dims(dimension_numbers)
+    (lc, rc), (lb, rb) = dims
+    ct_lhs = _dot_general_transpose_lhs(ct, _aval(lhs), rhs, dims)
+    ct_rhs = _dot_general_transpose_lhs(ct, _aval(rhs), lhs, ((rc, lc), (rb, lb)),
+                                        swap_ans=True)
+    return [ct_lhs, ct_rhs]
+
+
+dot_general_p.jvp = _dot_general_jvp
+dot_general_p.vjp = _dot_general_vjp
