@@ -337,8 +337,9 @@ def main(argv=None):
                                      + [w.name for w in grad_workloads.grad_workloads(args.quick)])
                          + ", gradients")
 
-    nbad.config.ensure_threads()
-    threads = numba.get_num_threads()
+    from nbad.codegen import threads as nbad_threads
+
+    threads = nbad_threads.num_threads()
     try:
         import autograd
         autograd_version = getattr(autograd, "__version__", None)
@@ -350,7 +351,7 @@ def main(argv=None):
     print(f"nbad {nbad.__version__}, numba {numba.__version__}, numpy {np.__version__}, "
           f"jax {jax.__version__ if jax else 'not installed'}, autograd {autograd_version}, "
           f"Python {platform.python_version()}; "
-          f"{os.cpu_count()} CPUs, {threads} Numba threads ({numba.threading_layer()}), "
+          f"{os.cpu_count()} CPUs, {threads} nbad threads, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
           f"{'; --quick sizes' if args.quick else ''}\n")

@@ -34,12 +34,9 @@ _ndarray = np.ndarray
 
 
 def _num_threads() -> int:
-    import numba
+    from nbad.codegen import threads
 
-    from nbad.config import ensure_threads
-
-    ensure_threads()
-    return numba.get_num_threads()
+    return threads.num_threads()
 
 
 def _normalize_argnums(argnums, n_params, fn_name, what="static_argnums"):

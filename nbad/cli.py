@@ -21,18 +21,10 @@ def _version(module_name):
 
 
 def _threading_info():
-    """(layer, detail). Starting Numba's thread pool is cheap (~15 ms, no compilation)."""
-    import numba
+    """How nbad runs large loops: its own thread pool over nogil kernels."""
+    from nbad.codegen import threads
 
-    from nbad.config import ensure_threads
-
-    configured = numba.config.THREADING_LAYER
-    try:
-        ensure_threads()  # applies NBAD_NUM_THREADS, as the first jitted call would
-        numba.get_num_threads()  # launches the threading layer, so the choice is made
-        return numba.threading_layer(), f"configured: {configured}"
-    except Exception as e:
-        return "not yet chosen", f"configured: {configured}; could not start it ({type(e).__name__}: {e})"
+    return f"{threads.num_threads()} (nbad's pool over nogil Numba kernels)"
 
 
 def _cuda_info():
@@ -62,7 +54,7 @@ def info_lines():
     import nbad
     from nbad.config import config
 
-    layer, layer_detail = _threading_info()
+    nbad_threads = _threading_info()
     cache_env = os.environ.get("NUMBA_CACHE_DIR")
     return [
         ("nbad", f"{nbad.__version__} ({os.path.dirname(nbad.__file__)})"),
@@ -74,8 +66,7 @@ def info_lines():
         ("scipy", _version("scipy")),
         ("numba-cuda", _numba_cuda_version()),
         ("cpu count", str(os.cpu_count())),
-        ("threading layer", f"{layer} ({layer_detail})"),
-        ("numba threads", f"{numba.config.NUMBA_NUM_THREADS} in the pool, {numba.get_num_threads()} in use"),
+        ("nbad threads", nbad_threads),
         ("nbad num_threads", f"{config.num_threads} (NBAD_NUM_THREADS={os.environ.get('NBAD_NUM_THREADS', 'unset')})"),
         ("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY", "unset")),
         ("nbad debug", f"{config.debug} (NBAD_DEBUG)"),

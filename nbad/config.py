@@ -5,14 +5,9 @@
 
 Settings (environment variable -> name):
 
-- ``NBAD_NUM_THREADS`` -> ``num_threads`` (int or None). Threads used by parallel
-  (``prange``) kernels. None leaves Numba's default (all cores, or
-  ``NUMBA_NUM_THREADS``). The environment value is applied lazily, on the first
-  call of a compiled kernel (``ensure_threads()``), so importing nbad does not
-  start Numba's threading layer; ``update`` applies it at once. It cannot exceed
-  ``NUMBA_NUM_THREADS`` (Numba's pool size, fixed when Numba starts its threads).
-  Numba's thread count is per Python thread: the value applies to the thread
-  that calls ``update``/``ensure_threads``.
+- ``NBAD_NUM_THREADS`` -> ``num_threads`` (int or None). Threads across which
+  compiled programs split large loops (codegen/threads.py); None means all
+  cores. Read at each call of a program plan, so ``update`` takes effect at once.
 - ``NBAD_DEBUG`` -> ``debug`` (int, default 0). 0: silent; 1: print the IR of
   each program jit compiles; 2: also the fusion decisions (why two groups were
   or were not fused); 3: also the generated Python source. Output goes to
@@ -21,10 +16,9 @@ Settings (environment variable -> name):
   None means the platform's user cache directory.
 
 Set at import, not a setting: ``OMP_WAIT_POLICY=PASSIVE`` (unless already set).
-With libgomp's default spin-waiting, parallel code slows down 20x as soon as
-another process is busy on a core (see notes/numba-facts.md, section 6); the
-variable is read when the OpenMP runtime starts, i.e. at Numba's first parallel
-call, so setting it here (before any kernel runs) is enough.
+nbad's own kernels do not use OpenMP (they are split by nbad's thread pool), but
+user code running Numba ``prange`` next to nbad would spin-wait and slow down
+20x as soon as another process is busy on a core (numba-facts.md §6).
 
 ``update("jax_enable_x64", ...)`` is accepted and ignored so JAX programs run
 unchanged: nbad always follows NumPy's dtypes (float64 by default).
@@ -36,7 +30,7 @@ import sys
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-__all__ = ["config", "update", "ensure_threads", "log"]
+__all__ = ["config", "update", "log"]
 
 _IGNORED_JAX_FLAGS = frozenset({"jax_enable_x64", "jax_platform_name", "jax_platforms"})
 
@@ -95,7 +89,6 @@ class Config:
                 print(f"nbad: ignoring {env}={raw!r}: {e}", file=sys.stderr)
                 values[name] = parse(env, None)
         object.__setattr__(self, "_values", values)
-        object.__setattr__(self, "_threads_applied", values["num_threads"] is None)
 
     def __getattr__(self, name):
         values = object.__getattribute__(self, "_values")
@@ -128,42 +121,16 @@ class Config:
                 f"nbad.config.update: unknown setting {name!r}; settings: {sorted(_SETTINGS)}"
             )
         env, parse = _SETTINGS[key]
-        parsed = parse(key, value)
-        if key == "num_threads":
-            _set_numba_threads(parsed)
-            object.__setattr__(self, "_threads_applied", True)
-        self._values[key] = parsed
+        self._values[key] = parse(key, value)
 
     def log(self, level, text):
         """Print ``text`` to stderr when ``debug >= level`` (1: IR, 2: fusion decisions, 3: source)."""
         if self._values["debug"] >= level:
             print(text, file=sys.stderr, flush=True)
 
-    def ensure_threads(self):
-        """Apply ``num_threads`` from the environment to Numba, once. Cheap after the first call."""
-        if self._threads_applied:
-            return
-        object.__setattr__(self, "_threads_applied", True)
-        _set_numba_threads(self._values["num_threads"])
-
-
-def _set_numba_threads(n):
-    import numba
-
-    pool = numba.config.NUMBA_NUM_THREADS
-    if n is None:
-        n = pool
-    if n > pool:
-        raise ValueError(
-            f"nbad config: num_threads={n} exceeds Numba's thread pool of {pool}; "
-            f"set NUMBA_NUM_THREADS={n} in the environment before starting Python"
-        )
-    numba.set_num_threads(n)
-
 
 config = Config()
 update = config.update
-ensure_threads = config.ensure_threads
 
 
 log = config.log

@@ -20,7 +20,7 @@ def test_info():
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     for name in ["nbad", "python", "numba", "llvmlite", "numpy", "scipy", "cpu count",
-                 "threading layer", "numba threads", "nbad num_threads", "numba cache dir", "cuda"]:
+                 "nbad threads", "nbad num_threads", "numba cache dir", "cuda"]:
         assert any(line.startswith(name + " ") for line in out.splitlines()), (name, out)
     import numba
     import numpy

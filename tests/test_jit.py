@@ -341,3 +341,42 @@ def test_row_results_used_by_library_ops_and_other_reductions():
     assert_same(got[0], np.concatenate([lse, m]), rtol=1e-14)
     assert_same(got[1], x.sum(0), rtol=1e-14)
     assert_same(got[2], np.argmax(x - lse[:, None], axis=1))
+
+
+def test_loops_split_across_threads_give_the_same_results(monkeypatch):
+    """Force the driver to split every splittable loop across 3 threads (more
+    parts than this machine may have cores), for each kernel form."""
+    monkeypatch.setattr(cpu, "PARALLEL_MIN_WORK", 0)
+    nbad.config.update("num_threads", 3)
+    try:
+        x = rng.standard_normal((37, 29))
+        v = rng.standard_normal(100_003)
+
+        def many(x, v):
+            e = jnp.exp(x - jnp.max(x, axis=1, keepdims=True))
+            return (jnp.tanh(x) * 2.0, e / jnp.sum(e, axis=1, keepdims=True), jnp.sum(x * x, axis=1),
+                    jnp.sum(v * 0.5), jnp.max(v), jnp.sum(x, axis=0), jnp.prod(v[:40] * 0.0 + 1.01))
+
+        f = nbad.jit(many)
+        got = f(x, v)
+        assert "split across threads" in f.lower(x, v).driver_source
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        expected = (np.tanh(x) * 2.0, e / e.sum(axis=1, keepdims=True), np.sum(x * x, axis=1),
+                    np.sum(v * 0.5), np.max(v), np.sum(x, axis=0), np.prod(np.full(40, 1.01)))
+        for g, want in zip(got, expected):
+            assert_same(g, want, rtol=1e-12)
+    finally:
+        nbad.config.update("num_threads", None)
+
+
+def test_matrix_products_split_across_threads(monkeypatch):
+    monkeypatch.setattr(cpu, "SPLIT_MATMUL_MIN_FLOPS", 0)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    nbad.config.update("num_threads", 2)
+    try:
+        A, B, G = rng.standard_normal((9, 5)), rng.standard_normal((5, 7)), rng.standard_normal((9, 7))
+        f = nbad.jit(lambda A, B, G: (jnp.tanh(A @ B), A.T @ G, G @ B.T))
+        for got, want in zip(f(A, B, G), (np.tanh(A @ B), A.T @ G, G @ B.T)):
+            assert_same(got, want, rtol=1e-13)
+    finally:
+        nbad.config.update("num_threads", None)

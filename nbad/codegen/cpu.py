@@ -17,9 +17,9 @@ input treats them alike (both broadcast or both not) and, in a reduction,
 both are reduced or both kept — so `x * x + x * 2` on 5000x5000 runs as one
 flat loop, and a row softmax as (rows, cols) loops.
 
-Each kernel is compiled serial first; a `prange` variant is compiled only for
-a shape whose work (elements × cost of the loop body) pays for threads
-(numba-facts §6: ~1e4 elements for transcendental loops, ~1e5 otherwise).
+Each kernel is compiled once, serial and `nogil`, taking the bounds (lo, hi)
+of its outer loop; for a shape whose work (elements × cost of the loop body)
+pays for threads, the driver splits that loop across threads (threads.py).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ import math
 import numba
 import numpy as np
 
-from nbad.codegen import mathlib
+from nbad.codegen import mathlib, threads
 from nbad.codegen.expr import ExprContext, needs_final_cast, typed_constant
 from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep
 from nbad.core.array import Array
@@ -103,6 +103,16 @@ class KernelSource:
         self.groups = collapse_groups(kernel)
         self.sizes = [_prod([kernel.shape[d] for d in g]) for g in self.groups]
         self.reduced_groups = [k for k, g in enumerate(self.groups) if g[0] in kernel.reduced_axes]
+        kept = [g for g in range(len(self.groups)) if g not in self.reduced_groups]
+        # A reduction of everything to one value: chunks of its single loop are split,
+        # and each part writes its partial to a one-element slot, the last argument.
+        self.full_reduction = (kernel.reduce_eq is not None and kernel.row_axes is None
+                               and not kept and len(self.groups) == 1)
+        self.out_vars = list(kernel.outputs)
+        if self.full_reduction:
+            red = kernel.reduce_eq.outputs[0]
+            self.out_vars = [v for v in self.out_vars if v is not red] + [red]
+        self.split_extent: int | None = None  # trip count of the loop over (lo, hi), if any
         self.math_names: set[str] = set()
         self.cost = 0
         self.source = self._emit()
@@ -140,6 +150,8 @@ class KernelSource:
     def output_target(self, var: Var) -> tuple:
         k = self.kernel
         per_row = k.row_axes is not None and var.aval.shape != k.shape
+        if self.full_reduction and var is k.reduce_eq.outputs[0]:
+            return (1,)  # this part's partial result
         if per_row or (k.reduce_eq is not None and var in k.reduce_eq.outputs):
             return tuple(self.sizes[k] for k in range(len(self.groups)) if k not in self.reduced_groups)
         return tuple(self.sizes)
@@ -151,8 +163,9 @@ class KernelSource:
         in_args = [f"in{j}" for j in range(len(k.inputs))]
         out_args = [f"out{j}" for j in range(len(k.outputs))]
         size_args = [f"n{j}" for j in range(len(self.groups))]
+        signature_outs = [out_args[k.outputs.index(v)] for v in self.out_vars]
         buf = IndentedBuffer()
-        buf.line(f"def kernel({', '.join(size_args + in_args + out_args)}):")
+        buf.line(f"def kernel({', '.join(['lo', 'hi'] + size_args + in_args + signature_outs)}):")
         with buf.indent():
             self._emit_loops(buf, names, in_args, out_args)
         return buf.text()
@@ -240,33 +253,32 @@ class KernelSource:
                        parallel_outer=False)
 
     def _emit_chunked_full_reduction(self, buf, identity, combine, accumulate, red_out):
-        """Blocked accumulation: chunk partials (in parallel when compiled so), then
-        their combination — deterministic, and rounding closer to pairwise sums."""
-        dtype = self.kernel.reduce_eq.outputs[0].aval.dtype
+        """Blocked accumulation over chunks [lo, hi) of the loop: deterministic for a
+        given split, rounding closer to pairwise sums than one long accumulator."""
         c = FULL_REDUCTION_CHUNK
-        buf.line(f"nchunks = (n0 + {c - 1}) // {c}")
-        buf.line(f"partial = np.empty(max(nchunks, 1), np.{dtype.name})")
-        buf.line(f"partial[0] = {identity}")
-        buf.line("for c in prange(nchunks):")
+        self.split_extent = max(1, -(-self.sizes[0] // c))
+        buf.line(f"total = {identity}")
+        buf.line("for c in range(lo, hi):")
         with buf.indent():
             buf.line(f"acc = {identity}")
             buf.line(f"for i0 in range(c * {c}, min(n0, (c + 1) * {c})):")
             with buf.indent():
                 accumulate("acc")
-            buf.line("partial[c] = acc")
-        buf.line(f"acc = {identity}")
-        buf.line("for c in range(nchunks):")
-        with buf.indent():
-            buf.line(f"acc = {combine('acc', 'partial[c]')}")
-        buf.line(f"{red_out}[()] = acc")
+            buf.line(f"total = {combine('total', 'acc')}")
+        buf.line(f"{red_out}[0] = total")
 
     def _nest(self, buf, groups: list[int], body, parallel_outer: bool = True):
+        """Nested loops over `groups`; with parallel_outer the first runs over
+        [lo, hi), the part of it this call (or this thread) does."""
         if not groups:
             body()
             return
         first = groups[0]
-        loop = "prange" if parallel_outer else "range"
-        buf.line(f"for i{first} in {loop}(n{first}):")
+        if parallel_outer:
+            self.split_extent = self.sizes[first]
+            buf.line(f"for i{first} in range(lo, hi):")
+        else:
+            buf.line(f"for i{first} in range(n{first}):")
         with buf.indent():
             self._nest(buf, groups[1:], body, parallel_outer=False)
 
@@ -433,23 +445,24 @@ class CompiledKernel:
         self._dispatchers: dict[bool, object] = {}
 
     def module_source(self) -> str:
-        lines = ["import numpy as np", "from numba import prange"]
+        lines = ["import numpy as np"]
         lines += [f"from nbad.codegen.mathlib import {n} as _m_{n}" for n in self.math_names]
         return "\n".join(lines) + "\n\n\n" + self.source
 
-    def dispatcher(self, parallel: bool):
-        d = self._dispatchers.get(parallel)
+    def dispatcher(self):
+        d = self._dispatchers.get("nogil")
         if d is None:
             filename = f"<nbad-kernel {self.name}>"
             source = self.module_source()
             linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-            namespace = {"np": np, "prange": numba.prange}
+            namespace = {"np": np}
             namespace.update({f"_m_{n}": getattr(mathlib, n) for n in self.math_names})
             exec(compile(source, filename, "exec"), namespace)
             fn = namespace["kernel"]
             fn.__name__ = fn.__qualname__ = self.name
-            d = numba.njit(error_model="numpy", fastmath=FASTMATH, parallel=parallel)(fn)
-            self._dispatchers[parallel] = d
+            # nogil: the driver runs parts of one call on several threads (threads.py).
+            d = numba.njit(error_model="numpy", fastmath=FASTMATH, nogil=True)(fn)
+            self._dispatchers["nogil"] = d
         return d
 
 
@@ -544,7 +557,7 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
                 kernels.append(_emit_kernel_call(body, step, names, namespace, pooled_ids, owned,
                                                  num_threads, len(kernels)))
             else:
-                call_args = _emit_library_call(body, step, names, namespace, step_no)
+                call_args = _emit_library_call(body, step, names, namespace, step_no, num_threads)
                 if isinstance(step, LibraryStep):
                     for v in step.equation.outputs:
                         library_inputs[v.id] = call_args
@@ -589,13 +602,25 @@ def _dtype_global(namespace, var) -> str:
     return name
 
 
+_COMBINE_PARTIALS = {"sum": np.add.reduce, "prod": np.multiply.reduce, "max": np.maximum.reduce,
+                     "min": np.minimum.reduce, "and": np.logical_and.reduce, "or": np.logical_or.reduce}
+
+
+def _run_full_reduction(kernel, n, args, out, combine):
+    """A full reduction split across threads: one partial per part, combined here."""
+    partials = np.empty(threads.num_threads(), out.dtype)
+    used = threads.run(kernel, n, args, per_part_args=lambda p: (partials[p:p + 1],))
+    out[()] = combine(partials[:used])
+
+
 def _emit_kernel_call(buf, kernel: Kernel, names, namespace, pooled_ids, owned, num_threads, idx):
     ks = KernelSource(kernel)
     ck = compiled_kernel(ks)
     work = _prod(list(kernel.shape)) * max(ks.cost, 1)
-    parallel = num_threads > 1 and work >= PARALLEL_MIN_WORK and bool(ks.groups)
+    extent = ks.split_extent
+    parallel = num_threads > 1 and extent is not None and extent > 1 and work >= PARALLEL_MIN_WORK
     kname = f"_k{idx}"
-    namespace[kname] = ck.dispatcher(parallel)
+    namespace[kname] = ck.dispatcher()
     call_args = [str(n) for n in ks.sizes]
     for inp in kernel.inputs:
         target, _ = ks.input_layout(inp)
@@ -603,7 +628,7 @@ def _emit_kernel_call(buf, kernel: Kernel, names, namespace, pooled_ids, owned, 
         if target is not None and tuple(target) != inp.buffer.aval.shape:
             ref = f"{ref}.reshape({target!r})"
         call_args.append(ref)
-    for var in kernel.outputs:
+    for var in ks.out_vars:
         name = f"b{var.id}"
         names[var.id] = name
         if var.id not in pooled_ids:
@@ -612,14 +637,67 @@ def _emit_kernel_call(buf, kernel: Kernel, names, namespace, pooled_ids, owned, 
         target = ks.output_target(var)
         ref = name if tuple(target) == var.aval.shape else f"{name}.reshape({target!r})"
         call_args.append(ref)
-    buf.line(f"{kname}({', '.join(call_args)})  # {ck.name}{' parallel' if parallel else ''}")
+    comment = f"  # {ck.name}"
+    if not parallel:
+        buf.line(f"{kname}(0, {1 if extent is None else extent}, {', '.join(call_args)}){comment}")
+    elif ks.full_reduction:
+        combine = f"_combine_{kernel.reduce_eq.primitive.reducer.name}"
+        namespace[combine] = _COMBINE_PARTIALS[kernel.reduce_eq.primitive.reducer.name]
+        namespace["_run_full_reduction"] = _run_full_reduction
+        out = names[ks.out_vars[-1].id]
+        buf.line(f"_run_full_reduction({kname}, {extent}, ({', '.join(call_args[:-1])},), {out}, "
+                 f"{combine}){comment}, split across threads")
+    else:
+        namespace["_run"] = threads.run
+        buf.line(f"_run({kname}, {extent}, ({', '.join(call_args)},)){comment}, split across threads")
     return ck
 
 
-def _emit_library_call(buf, step, names, namespace, step_no):
+SPLIT_MATMUL_MIN_FLOPS = 4_000_000  # below this a BLAS call is too short to share
+
+
+def _matrix_product_operands(eq):
+    """For a 2-D matrix product (any transposition): how to view the operands as
+    A @ B; else None."""
+    if eq.primitive.name != "dot_general" or len(eq.inputs) != 2:
+        return None
+    (lc, rc), (lb, rb) = eq.params["dimension_numbers"]
+    lhs, rhs = eq.inputs
+    if lb or rb or lhs.aval.ndim != 2 or rhs.aval.ndim != 2 or len(lc) != 1:
+        return None
+    return lc[0] == 0, rc[0] == 1  # (transpose lhs, transpose rhs)
+
+
+def _split_matmul(transpose_a, transpose_b, out_dtype):
+    """A @ B with the rows of the result shared among nbad's threads: NumPy's
+    BLAS call releases the GIL, so this uses every core when BLAS itself is
+    pinned to one thread (as benchmarks and shared machines often do; a
+    multi-threaded BLAS is left to share the work itself)."""
+
+    def matmul(lhs, rhs):
+        a = lhs.T if transpose_a else lhs
+        b = rhs.T if transpose_b else rhs
+        out = np.empty((a.shape[0], b.shape[1]), out_dtype)
+        threads.run(lambda lo, hi: np.dot(a[lo:hi], b, out=out[lo:hi]), a.shape[0], ())
+        return out
+
+    return matmul
+
+
+def _library_impl(eq, num_threads):
+    operands = _matrix_product_operands(eq)
+    if (operands is not None and num_threads > 1 and threads.blas_single_threaded()
+            and eq.outputs[0].aval.dtype.kind in "fc"):
+        (m, n), k = eq.outputs[0].aval.shape, eq.inputs[0].aval.size // eq.outputs[0].aval.shape[0]
+        if 2 * m * n * k >= SPLIT_MATMUL_MIN_FLOPS and m >= 2 * num_threads:
+            return _split_matmul(*operands, eq.outputs[0].aval.dtype)
+    return functools.partial(eq.primitive.impl, **eq.params)
+
+
+def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1):
     eq = step.equation
     fname = f"_{eq.primitive.name}{step_no}"
-    namespace[fname] = functools.partial(eq.primitive.impl, **eq.params)
+    namespace[fname] = _library_impl(eq, num_threads)
     args = []
     for j, a in enumerate(eq.inputs):
         if isinstance(a, Literal):
