@@ -221,6 +221,18 @@ class new_ir_trace:
         return False
 
 
+class eager:
+    """Evaluate eagerly even while traces are open (impls that run an IR)."""
+
+    def __enter__(self):
+        self.saved = _state.stack
+        _state.stack = []
+
+    def __exit__(self, *exc):
+        _state.stack = self.saved
+        return False
+
+
 def current_level() -> int:
     return len(_state.stack)
 
@@ -243,8 +255,16 @@ def top_trace_of(args):
 
 
 def bind(prim, *args, **params):
-    """Apply a primitive: record it on the innermost trace, or run its impl."""
+    """Apply a primitive: record it on the innermost trace, or run its impl.
+
+    While any trace is open, operations on constants are recorded too (JAX's
+    "omnistaging"): under jit, `broadcast_to(1.0, shape)` in a backward pass
+    is an equation the fuser can absorb, not a constant array baked into the
+    program; in an eager (concrete) trace the value is computed anyway.
+    """
     top = top_trace_of(args)
+    if top is None and _state.stack:
+        top = _state.stack[-1]
     if top is not None:
         return top.process_primitive(prim, args, params)
     out = prim.impl(*args, **params)
@@ -254,14 +274,8 @@ def bind(prim, *args, **params):
 
 
 def bind_nullary(prim, *args, **params):
-    """Bind a creation primitive (iota, full): recorded by the innermost open
-    trace even though no argument is a tracer, so `zeros(n)` under jit is an
-    equation rather than a captured constant array."""
-    top = top_trace_of(args)
-    if top is None and _state.stack:
-        top = _state.stack[-1]
-    if top is not None:
-        return top.process_primitive(prim, args, params)
+    """Bind a creation primitive (iota, full): like every bind, recorded by the
+    innermost open trace, so `zeros(n)` under jit is an equation."""
     return bind(prim, *args, **params)
 
 

@@ -150,7 +150,7 @@ def fmod(x1, x2, /):
 
 def power(x1, x2, /):
     dtype = _int8_if_bool(_promoted(x1, x2))
-    if type(x2) is int and abs(x2) <= _MAX_INTEGER_POW:
+    if type(x2) is int and -_MAX_INTEGER_POW <= x2 <= _MAX_INTEGER_POW:
         return _call(ew.integer_pow_p, "power", x1, dtype=dtype, y=x2)
     return _call(ew.pow_p, "power", x1, x2, dtype=dtype)
 

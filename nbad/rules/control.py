@@ -27,9 +27,10 @@ def _call_abstract_eval(*avals, ir, **params):
 
 
 def _call_impl(*args, ir, **params):
-    from nbad.core.trace import eval_ir
+    from nbad.core.trace import eager, eval_ir
 
-    outs = eval_ir(ir, args)
+    with eager():  # an impl computes values, whatever traces are open
+        outs = eval_ir(ir, args)
     return outs if len(ir.outputs) != 1 else outs[0]
 
 
