@@ -219,7 +219,7 @@ class JitFunction:
         start = time.perf_counter()
         ir, out_tree = self._trace(args, kwargs, static_pos, in_tree, avals)
         ir = simplify(ir)
-        plan = fusion.plan(lowering.lower_matvecs(lowering.inline_calls(ir)))
+        plan = fusion.plan(lowering.lower_for_cpu(ir))
         single = out_tree.num_leaves == 1 and tree_util.treedef_is_leaf(out_tree)
         program = cpu.build_program(plan, _num_threads(), single_output=single)
         log(1, f"nbad.jit({self._name}) compiled:\n{ir}")

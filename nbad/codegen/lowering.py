@@ -103,3 +103,36 @@ def inline_calls(ir: IR) -> IR:
     equations = inline(ir.equations, env)
     outputs = [env.get(a.id, a) if isinstance(a, Var) else a for a in ir.outputs]
     return IR(ir.inputs, equations, outputs, constvars, consts, name=ir.name)
+
+
+def fold_scalar_broadcasts(ir: IR) -> IR:
+    """Elementwise primitives take scalar operands: read `broadcast(s)` as `s`.
+
+    Backward passes broadcast scalars (a mean's 1/n, a seed cotangent) to full
+    shapes; as scalars they are constants in the loop body instead of arrays
+    filled by NumPy and read element by element. Dead broadcasts are removed.
+    """
+    from nbad.transforms.simplify import simplify
+
+    scalar_of = {eq.outputs[0].id: eq.inputs[0] for eq in ir.equations
+                 if eq.primitive is broadcast_in_dim_p and eq.inputs[0].aval.shape == ()}
+    if not scalar_of:
+        return ir
+    equations = []
+    for eq in ir.equations:
+        if eq.primitive.kind == "elementwise":
+            ins = list(eq.inputs)
+            shape = eq.outputs[0].aval.shape
+            for j, a in enumerate(ins):
+                if isinstance(a, Var) and a.id in scalar_of:
+                    # keep an operand that still carries the result's shape
+                    if any(b.aval.shape == shape for k, b in enumerate(ins) if k != j):
+                        ins[j] = scalar_of[a.id]
+            eq = Equation(eq.primitive, ins, eq.outputs, eq.params)
+        equations.append(eq)
+    return simplify(IR(ir.inputs, equations, ir.outputs, ir.constvars, ir.consts, name=ir.name))
+
+
+def lower_for_cpu(ir: IR) -> IR:
+    """All CPU rewrites, in order: after every transformation, before fusion."""
+    return fold_scalar_broadcasts(lower_matvecs(inline_calls(ir)))
