@@ -123,3 +123,23 @@ def test_compiled_equals_eager_equals_numpy(program, seed):
         np.testing.assert_allclose(np.asarray(got_eager), want, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(np.asarray(got_jit), want, rtol=1e-12, atol=1e-14)
         assert np.asarray(got_jit).dtype == want.dtype and np.shape(got_jit) == want.shape
+
+
+@settings(max_examples=15, deadline=None)
+@given(programs(), st.integers(0, 2**32 - 1))
+def test_compiled_gradients_equal_eager_gradients(program, seed):
+    """Backward passes are IR like any other: jit(grad(f)) must equal grad(f)
+    run eagerly op by op (the same rules, evaluated by NumPy impls)."""
+    rng = np.random.default_rng(seed)
+    inputs = [rng.uniform(0.5, 1.5, s) for s in INPUT_SHAPES]
+    matrix = rng.uniform(-1, 1, (4, 4))
+
+    def scalar_loss(*xs):
+        outs = run(program, jnp, xs, matrix)
+        return sum(jnp.sum(o * (k + 1.0)) for k, o in enumerate(outs))
+
+    argnums = tuple(range(len(inputs)))
+    eager = nbad.grad(scalar_loss, argnums=argnums)(*inputs)
+    compiled = nbad.jit(nbad.grad(scalar_loss, argnums=argnums))(*inputs)
+    for e, c in zip(eager, compiled):
+        np.testing.assert_allclose(np.asarray(c), np.asarray(e), rtol=1e-11, atol=1e-13)
