@@ -56,12 +56,32 @@ def _safe_log_product(x, y, log_fn):
     return _ew.where(x_is_zero, 0, _ew.multiply(x, log_fn(safe_y)))
 
 
-def xlogy(x, y):
-    return _safe_log_product(x, y, _ew.log)
+def _log_product_with_rule(log_fn, dlog_fn, name):
+    """x * log_fn(y), 0 where x == 0, with JAX's derivative rule: the guard that
+    avoids log(0) must not hide d/dx = log_fn(y), which is smooth at x == 0."""
+    from nbad.custom_derivatives import custom_jvp
+
+    @custom_jvp
+    def fn(x, y):
+        return _safe_log_product(x, y, log_fn)
+
+    @fn.defjvp
+    def fn_jvp(primals, tangents):
+        x, y = primals
+        x_dot, y_dot = tangents
+        out = fn(x, y)
+        # No guard in the tangent (as JAX): a `where` would hide d/dx again at
+        # second order; at x == y == 0 the y-derivative is NaN, as in JAX.
+        return out, _ew.add(_ew.multiply(x_dot, log_fn(y)),
+                            _ew.multiply(_ew.multiply(y_dot, x), dlog_fn(y)))
+
+    fn.__name__ = fn.__qualname__ = name
+    return fn
 
 
-def xlog1py(x, y):
-    return _safe_log_product(x, y, _ew.log1p)
+# d/dy: x / y (x / (1 + y)).
+xlogy = _log_product_with_rule(_ew.log, _ew.reciprocal, "xlogy")
+xlog1py = _log_product_with_rule(_ew.log1p, lambda v: _ew.reciprocal(_ew.add(v, 1)), "xlog1py")
 
 
 def entr(x):
