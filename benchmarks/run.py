@@ -17,6 +17,13 @@ parallel=True where it pays. JAX runs with x64 enabled so float64 compares
 fairly, on JAX arrays created beforehand, with block_until_ready.
 A result that differs from NumPy's is marked in the last column (gradients:
 every peer allclose to the hand-written NumPy gradient, rtol 1e-8, float64).
+
+A third table (`--only fresh`, issue 5) times whole fresh processes: the wall
+time of `python -c '<import, build inputs, call the jitted function once,
+read the result>'` for the MLP training step and SELU; nbad cold (empty
+NBAD_CACHE_DIR) vs warm (the cache the cold run filled), and JAX fresh
+without and with its persistent compilation cache (cold and warm). Medians of
+--repeats runs (each cold run gets an empty cache directory).
 """
 from __future__ import annotations
 
@@ -314,11 +321,124 @@ def grad_table(selected, quick, repeats, errors):
     return failed
 
 
+# --- fresh processes: time from process start to first result (disk cache, issue 5)
+
+_FRESH_NBAD = """
+import sys; sys.path[:0] = {paths!r}
+import numpy as np, nbad, nbad.numpy as jnp, grad_workloads as gw
+from nbad.codegen import cpu
+{body}
+stats = [k.dispatcher().stats for k in cpu.KERNELS.values()]
+print('HITS', sum(sum(s.cache_hits.values()) for s in stats), 'MISSES', sum(sum(s.cache_misses.values()) for s in stats))
+"""
+
+_FRESH_JAX = """
+import sys; sys.path[:0] = {paths!r}
+import numpy as np, jax, jax.numpy as jnp, grad_workloads as gw
+jax.config.update("jax_enable_x64", True)
+if {cache_dir!r}:
+    jax.config.update("jax_compilation_cache_dir", {cache_dir!r})
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+{body}
+"""
+
+_FRESH_BODIES = {
+    # (nbad body, jax body): build inputs, call once, read the result
+    "mlp_step": (
+        "params, x, t = gw._mlp_args({quick}, np.random.default_rng(0))\n"
+        "step = nbad.jit(lambda p, x, t: gw.mlp_step(jnp, nbad.value_and_grad, p, x, t))\n"
+        "loss, new = step(params, x, t); float(loss)",
+        "params, x, t = gw._mlp_args({quick}, np.random.default_rng(0))\n"
+        "step = jax.jit(lambda p, x, t: gw.mlp_step(jnp, jax.value_and_grad, p, x, t))\n"
+        "loss, new = step(params, x, t); float(loss)"),
+    "selu": (
+        "x = np.random.default_rng(0).standard_normal(10**6)\n"
+        "f = nbad.jit(lambda x: 1.0507 * jnp.where(x > 0, x, 1.67326 * jnp.exp(x) - 1.67326))\n"
+        "float(f(x)[0])",
+        "x = np.random.default_rng(0).standard_normal(10**6)\n"
+        "f = jax.jit(lambda x: 1.0507 * jnp.where(x > 0, x, 1.67326 * jnp.exp(x) - 1.67326))\n"
+        "float(f(x)[0])"),
+}
+
+
+def _run_fresh(code, env):
+    import subprocess
+    import time
+
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=600)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-2000:])
+    return wall, proc.stdout
+
+
+def fresh_process_table(quick, repeats, errors):
+    """nbad cold vs warm disk cache vs JAX, whole fresh processes."""
+    import shutil
+    import statistics
+    import tempfile
+
+    paths = [_HERE, os.path.dirname(_HERE)]
+    env = dict(os.environ)
+    env.pop("NBAD_CACHE", None)
+    rows = []
+    tmp = tempfile.mkdtemp(prefix="nbad-fresh-bench-")
+    try:
+        for name, (nbad_body, jax_body) in _FRESH_BODIES.items():
+            print(f"running fresh process {name} ...", file=sys.stderr, flush=True)
+            code = _FRESH_NBAD.format(paths=paths, body=nbad_body.format(quick=quick))
+            cold, warm, notes = [], [], []
+            try:
+                for r in range(repeats):
+                    d = os.path.join(tmp, f"nbad-{name}-{r}")
+                    e = dict(env, NBAD_CACHE_DIR=d)
+                    wall, out = _run_fresh(code, e)
+                    cold.append(wall)
+                    wall, out = _run_fresh(code, e)
+                    warm.append(wall)
+                    if "MISSES 0" not in out:
+                        notes.append("warm run compiled: " + out.strip().splitlines()[-1])
+            except Exception as ex:
+                errors.append(f"fresh {name} / nbad: {ex}")
+            jax_plain, jax_cold, jax_warm = [], [], []
+            if jax is not None:
+                try:
+                    for r in range(repeats):
+                        d = os.path.join(tmp, f"jax-{name}-{r}")
+                        jax_plain.append(_run_fresh(_FRESH_JAX.format(
+                            paths=paths, cache_dir="", body=jax_body.format(quick=quick)), env)[0])
+                        code_j = _FRESH_JAX.format(paths=paths, cache_dir=d, body=jax_body.format(quick=quick))
+                        jax_cold.append(_run_fresh(code_j, env)[0])
+                        jax_warm.append(_run_fresh(code_j, env)[0])
+                except Exception as ex:
+                    errors.append(f"fresh {name} / jax: {ex}")
+            med = lambda xs: statistics.median(xs) if xs else None  # noqa: E731
+            rows.append([name, fmt_time(med(cold)), fmt_time(med(warm)), fmt_time(med(jax_plain)),
+                         fmt_time(med(jax_cold)), fmt_time(med(jax_warm)),
+                         fmt_ratio(med(jax_plain), med(warm)), fmt_ratio(med(jax_warm), med(warm)),
+                         "; ".join(notes) or "✓"])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    header = ["fresh process", "nbad cold", "nbad warm", "JAX", "JAX cache cold", "JAX cache warm",
+              "JAX/nbad warm", "JAX cache warm/nbad warm", "warm = no compile"]
+    print(markdown_table(header, rows))
+    print(f"\nWall time of a whole `python -c` process: import, build inputs, first call, read the "
+          f"result (median of {repeats}). nbad cold: empty NBAD_CACHE_DIR; warm: the cache the cold run "
+          "filled (its kernels must all load from disk: last column). JAX: x64, no persistent cache; "
+          "\"cache\": jax_compilation_cache_dir, cold then warm. mlp_step: "
+          f"{'x'.join(map(str, grad_workloads.MLP_SIZES))}, batch {grad_workloads.mlp_batch(quick)}; "
+          "selu: 10^6 float64.")
+    return any(r[-1] != "✓" for r in rows)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (< 2 minutes)")
     parser.add_argument("--only", help="comma-separated workload names (or parts of names), or 'gradients' "
-                        "for the whole gradient table: "
+                        "for the whole gradient table, 'fresh' for the fresh-process table: "
                         + ", ".join([w.name for w in WORKLOADS] + [w.name for w in grad_workloads.grad_workloads(False)]))
     parser.add_argument("--repeats", type=int, help="timing samples per measurement (default 7, 3 with --quick)")
     args = parser.parse_args(argv)
@@ -326,16 +446,18 @@ def main(argv=None):
 
     selected = WORKLOADS
     grad_selected = grad_workloads.grad_workloads(args.quick)
+    fresh = True
     if args.only:
         wanted = [s.strip() for s in args.only.split(",") if s.strip()]
+        fresh = any(s in ("fresh", "cache") for s in wanted)
         selected = [w for w in WORKLOADS if any(s in w.name for s in wanted)]
         grad_selected = [w for w in grad_selected
                          if any(s in w.name or s in ("grad", "gradients") for s in wanted)]
-        if not selected and not grad_selected:
+        if not selected and not grad_selected and not fresh:
             parser.error(f"--only {args.only!r} matches no workload; choose from "
                          + ", ".join([w.name for w in WORKLOADS]
                                      + [w.name for w in grad_workloads.grad_workloads(args.quick)])
-                         + ", gradients")
+                         + ", gradients, fresh")
 
     from nbad.codegen import threads as nbad_threads
 
@@ -376,11 +498,16 @@ def main(argv=None):
         if rows:
             print()
         grad_failed = grad_table(grad_selected, args.quick, repeats, errors)
+    fresh_failed = False
+    if fresh:
+        if rows or grad_selected:
+            print()
+        fresh_failed = fresh_process_table(args.quick, min(repeats, 3), errors)
     if errors:
         print("\nerrors (set NBAD_BENCH_TRACEBACK=1 for tracebacks):")
         for e in errors:
             print(f"- {e}")
-    return 1 if errors or grad_failed or any(r[-1] != "✓" for r in rows) else 0
+    return 1 if errors or grad_failed or fresh_failed or any(r[-1] != "✓" for r in rows) else 0
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+from nbad import cache as _disk_cache
 from nbad import tree_util
 from nbad.codegen import cpu, fusion, lowering
 from nbad.core.array import Array
@@ -177,7 +178,10 @@ class JitFunction:
             self._cache[key] = compiled
         arrays = [x if type(x) in (_ndarray, Array) else np.asarray(x, dtype=a.dtype)
                   for x, a in zip(leaves, avals)]
-        out = compiled(*arrays)
+        if compiled.program.compiled:
+            out = compiled(*arrays)
+        else:  # first call: compiles (or loads) the kernels; recorded in the disk cache
+            out = _disk_cache.first_call(self._fun, avals, compiled, arrays)
         if (self._simple and not kwargs
                 and all(type(a) in (_ndarray, Array) for a in args)):
             fast_key = tuple(v for a in args for v in (a.shape, a.dtype))

@@ -1,4 +1,8 @@
-"""The ``nbad`` command line: ``nbad info``, ``nbad demo``.
+"""The ``nbad`` command line: ``nbad info``, ``nbad demo``, ``nbad cache ...``.
+
+``nbad cache list | show KEY | stats | clear [--older-than DAYS] [--function
+NAME] | dir`` inspects the disk cache (nbad/cache.py) from its files alone: it
+imports neither numba nor nbad's compiler.
 
 Each subcommand is a function ``cmd_<name>(args) -> exit status`` registered in
 ``build_parser``; adding one (e.g. ``nbad cache ...``) is a new ``add_parser``
@@ -70,11 +74,19 @@ def info_lines():
         ("nbad num_threads", f"{config.num_threads} (NBAD_NUM_THREADS={os.environ.get('NBAD_NUM_THREADS', 'unset')})"),
         ("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY", "unset")),
         ("nbad debug", f"{config.debug} (NBAD_DEBUG)"),
-        ("nbad cache dir", f"{config.cache_dir or 'platform default'} (NBAD_CACHE_DIR)"),
+        ("nbad cache dir", f"{_cache_dir()} ({'on' if config.cache else 'off'}: NBAD_CACHE; "
+                           f"NBAD_CACHE_DIR{'' if config.cache_dir else ' unset: platform default'}; "
+                           f"limit {_fmt_bytes(config.cache_max_bytes)}: NBAD_CACHE_MAX_BYTES)"),
         ("numba cache dir", f"{cache_env or 'next to the source (default)'} (NUMBA_CACHE_DIR)"),
         ("numba disable jit", str(bool(numba.config.DISABLE_JIT))),
         ("cuda", _cuda_info()),
     ]
+
+
+def _cache_dir():
+    from nbad import cache
+
+    return cache.cache_dir()
 
 
 def _numba_cuda_version():
@@ -100,6 +112,169 @@ def cmd_demo(args):
     return demo.main(quick=args.quick)
 
 
+# -- nbad cache ---------------------------------------------------------------------
+
+def _fmt_bytes(n):
+    n = float(n or 0)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def _fmt_seconds(s):
+    if s is None:
+        return "-"
+    s = float(s)
+    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def _fmt_when(t):
+    if not t:
+        return "-"
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(t)))
+
+
+def _table(header, rows):
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths)).rstrip()]
+    for r in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    return "\n".join(lines)
+
+
+_SORT_KEYS = {
+    "last-used": (lambda m: float(m.get("last_used", 0)), True),
+    "created": (lambda m: float(m.get("created", 0)), True),
+    "size": (lambda m: int(m.get("size_bytes", 0)), True),
+    "compile": (lambda m: float(m.get("compile_seconds", 0)), True),
+    "hits": (lambda m: int(m.get("hits", 0)), True),
+    "function": (lambda m: str(m.get("function", "")), False),
+    "key": (lambda m: m["key"], False),
+}
+
+
+def cmd_cache_dir(args):
+    from nbad import cache
+
+    print(cache.cache_dir())
+    return 0
+
+
+def cmd_cache_list(args):
+    from nbad import cache
+
+    metas = cache.list_programs()
+    if not metas:
+        print(f"cache is empty ({cache.cache_dir()})")
+        return 0
+    key, reverse = _SORT_KEYS[args.sort]
+    metas.sort(key=lambda m: (not m.get("broken"), key(m)) if not m.get("broken") else (False, 0),
+               reverse=reverse)
+    rows = []
+    for m in metas:
+        if m.get("broken"):
+            rows.append([m["key"][:12], "(unreadable meta.json)", "-", "-", "-", "-", "-", "-"])
+            continue
+        rows.append([m["key"][:12], m.get("function", "?"), " ".join(m.get("avals", [])) or "()",
+                     m.get("target", "?"), _fmt_bytes(m.get("size_bytes", 0)),
+                     _fmt_seconds(m.get("compile_seconds")), m.get("hits", 0),
+                     _fmt_when(m.get("last_used"))])
+    print(_table(["KEY", "FUNCTION", "ARGUMENTS", "TARGET", "SIZE", "COMPILE", "HITS", "LAST USED"],
+                 rows))
+    print(f"\n{len(metas)} program(s) in {cache.cache_dir()}")
+    return 0
+
+
+def cmd_cache_show(args):
+    from nbad import cache
+
+    try:
+        m = cache.resolve(args.key)
+    except cache.CacheKeyError as e:
+        print(f"nbad cache show: {e}", file=sys.stderr)
+        return 1
+    if m.get("broken"):
+        print(f"key       {m['key']}\n(meta.json unreadable: it will be rebuilt on next use)")
+        return 0
+    fields = [("key", m["key"]), ("function", f"{m.get('module', '')}.{m.get('function', '')}"),
+              ("arguments", " ".join(m.get("avals", [])) or "()"), ("target", m.get("target")),
+              ("size", _fmt_bytes(m.get("size_bytes"))),
+              ("compile time", _fmt_seconds(m.get("compile_seconds"))),
+              ("hits", m.get("hits", 0)), ("misses", m.get("misses", 0)),
+              ("created", _fmt_when(m.get("created"))), ("last used", _fmt_when(m.get("last_used"))),
+              ("versions", " ".join(f"{k}={v}" for k, v in (m.get("versions") or {}).items())),
+              ("kernels", ", ".join(k[:18] for k in m.get("kernels", [])) or "-"),
+              ("directory", m.get("dir"))]
+    width = max(len(k) for k, _ in fields)
+    for k, v in fields:
+        print(f"{k:<{width}}  {v}")
+    print("\n# IR\n" + str(m.get("ir", "")).rstrip())
+    print("\n# driver (generated Python)\n" + str(m.get("driver", "")).rstrip())
+    for name in m.get("kernels", []):
+        src = cache.kernel_source(name)
+        print(f"\n# kernel {name}\n" + (src.rstrip() if src is not None else "(evicted)"))
+    return 0
+
+
+def cmd_cache_stats(args):
+    from nbad import cache
+
+    st = cache.stats()
+    rate = "-" if st["hit_rate"] is None else f"{100 * st['hit_rate']:.1f}%"
+    lines = [("directory", st["dir"]), ("programs", st["programs"]), ("kernels", st["kernels"]),
+             ("size", f"{_fmt_bytes(st['bytes'])} ({st['bytes']} bytes; limit "
+                      f"{_fmt_bytes(st['max_bytes'])}, NBAD_CACHE_MAX_BYTES)"),
+             ("hits", st["hits"]), ("misses", st["misses"]), ("hit rate", rate),
+             ("compile time saved", _fmt_seconds(st["compile_seconds_saved"]))]
+    width = max(len(k) for k, _ in lines)
+    for k, v in lines:
+        print(f"{k:<{width}}  {v}")
+    return 0
+
+
+def cmd_cache_clear(args):
+    from nbad import cache
+
+    if args.older_than is not None and args.older_than < 0:
+        print("nbad cache clear: --older-than must be >= 0", file=sys.stderr)
+        return 2
+    r = cache.clear(older_than_days=args.older_than, function=args.function)
+    print(f"removed {r['programs']} program(s), {r['kernels']} kernel(s), "
+          f"{_fmt_bytes(r['bytes'])} from {cache.cache_dir()}")
+    return 0
+
+
+def _add_cache_parser(sub):
+    p = sub.add_parser("cache", help="inspect and manage the disk cache of compiled code",
+                       description="Inspect and manage nbad's disk cache ($NBAD_CACHE_DIR): compiled "
+                                   "kernels and, per jitted function and signature, its metadata.")
+    csub = p.add_subparsers(dest="cache_command", metavar="SUBCOMMAND")
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    q = csub.add_parser("list", help="a table of the cached programs",
+                        description="One row per jitted function and signature.")
+    q.add_argument("--sort", choices=sorted(_SORT_KEYS), default="last-used",
+                   help="sort column (default: last-used, newest first)")
+    q.set_defaults(func=cmd_cache_list)
+    q = csub.add_parser("show", help="IR, generated sources and metadata of one entry",
+                        description="Show one entry; KEY may be any unambiguous prefix.")
+    q.add_argument("key", metavar="KEY")
+    q.set_defaults(func=cmd_cache_show)
+    q = csub.add_parser("stats", help="entries, bytes, hit rate, compile time saved")
+    q.set_defaults(func=cmd_cache_stats)
+    q = csub.add_parser("clear", help="delete entries (all, or filtered)",
+                        description="Delete cache entries: all of them, or those last used more than "
+                                    "DAYS ago and/or of one function (kernels no remaining entry uses "
+                                    "go with them).")
+    q.add_argument("--older-than", type=float, metavar="DAYS")
+    q.add_argument("--function", metavar="NAME", help="qualname, module.qualname or plain name")
+    q.set_defaults(func=cmd_cache_clear)
+    q = csub.add_parser("dir", help="print the cache directory")
+    q.set_defaults(func=cmd_cache_dir)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="nbad",
@@ -119,6 +294,7 @@ def build_parser():
                                    "NumPy on SELU and a row softmax; checks results equal NumPy's.")
     p.add_argument("--quick", action="store_true", help="small sizes, few repeats (a few seconds)")
     p.set_defaults(func=cmd_demo)
+    _add_cache_parser(sub)
     return parser
 
 

@@ -12,8 +12,14 @@ Settings (environment variable -> name):
   each program jit compiles; 2: also the fusion decisions (why two groups were
   or were not fused); 3: also the generated Python source. Output goes to
   stderr through ``log(level, text)``.
+- ``NBAD_CACHE`` -> ``cache`` (bool, default True). The disk cache of compiled
+  kernels and program metadata (nbad/cache.py); ``NBAD_CACHE=0`` or
+  ``update("cache", False)`` turns it off (kernels then compile in memory only).
 - ``NBAD_CACHE_DIR`` -> ``cache_dir`` (str or None). Where the disk cache lives;
-  None means the platform's user cache directory.
+  None means the platform's user cache directory (``$XDG_CACHE_HOME/nbad``,
+  ``~/.cache/nbad`` on Linux).
+- ``NBAD_CACHE_MAX_BYTES`` -> ``cache_max_bytes`` (int, default 2 GiB; suffixes
+  K, M, G accepted). Above it the least recently used entries are evicted.
 
 Set at import, not a setting: ``OMP_WAIT_POLICY=PASSIVE`` (unless already set).
 nbad's own kernels do not use OpenMP (they are split by nbad's thread pool), but
@@ -61,6 +67,39 @@ def _parse_debug(name, raw):
     return max(0, min(value, 3))
 
 
+def _parse_bool(name, raw, default=True):
+    if raw is None or str(raw).strip() == "":
+        return default
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"nbad config: {name} must be 0/1 (or true/false), got {raw!r}")
+
+
+_BYTE_SUFFIXES = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+DEFAULT_CACHE_MAX_BYTES = 2 << 30
+
+
+def _parse_bytes(name, raw):
+    if raw is None or str(raw).strip() == "":
+        return DEFAULT_CACHE_MAX_BYTES
+    text = str(raw).strip().lower().removesuffix("ib").removesuffix("b")
+    scale = 1
+    if text and text[-1] in _BYTE_SUFFIXES:
+        scale, text = _BYTE_SUFFIXES[text[-1]], text[:-1]
+    try:
+        value = int(float(text) * scale)
+    except ValueError:
+        raise ValueError(f"nbad config: {name} must be a size in bytes (e.g. 500M), got {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"nbad config: {name} must be positive, got {raw!r}")
+    return value
+
+
 def _parse_path(name, raw):
     if raw is None or str(raw).strip() == "":
         return None
@@ -71,7 +110,9 @@ def _parse_path(name, raw):
 _SETTINGS = {
     "num_threads": ("NBAD_NUM_THREADS", _parse_optional_int),
     "debug": ("NBAD_DEBUG", _parse_debug),
+    "cache": ("NBAD_CACHE", _parse_bool),
     "cache_dir": ("NBAD_CACHE_DIR", _parse_path),
+    "cache_max_bytes": ("NBAD_CACHE_MAX_BYTES", _parse_bytes),
 }
 
 

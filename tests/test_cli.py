@@ -32,7 +32,7 @@ def test_info():
 def test_help_and_no_command():
     proc = run_nbad("--help")
     assert proc.returncode == 0
-    assert "info" in proc.stdout and "demo" in proc.stdout
+    assert "info" in proc.stdout and "demo" in proc.stdout and "cache" in proc.stdout
     proc = run_nbad()
     assert proc.returncode == 2 and "COMMAND" in proc.stdout
 
@@ -60,7 +60,29 @@ def test_demo_quick():
     assert verdicts == ["yes", "yes"], out
 
 
-@pytest.mark.parametrize("name", ["info", "demo"])
+@pytest.mark.parametrize("name", ["info", "demo", "cache"])
 def test_subcommand_help(name):
     proc = run_nbad(name, "--help")
     assert proc.returncode == 0 and f"usage: nbad {name}" in proc.stdout
+
+
+def test_cache_parser_in_process(capsys):
+    parser = cli.build_parser()
+    for sub, func in [("list", cli.cmd_cache_list), ("stats", cli.cmd_cache_stats),
+                      ("dir", cli.cmd_cache_dir), ("clear", cli.cmd_cache_clear)]:
+        assert parser.parse_args(["cache", sub]).func is func
+    args = parser.parse_args(["cache", "show", "ab12"])
+    assert args.func is cli.cmd_cache_show and args.key == "ab12"
+    args = parser.parse_args(["cache", "clear", "--older-than", "7", "--function", "f"])
+    assert args.older_than == 7.0 and args.function == "f"
+    args = parser.parse_args(["cache", "list", "--sort", "hits"])
+    assert args.sort == "hits"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["cache", "list", "--sort", "nonsense"])
+    capsys.readouterr()
+
+
+def test_info_reports_cache_settings():
+    proc = run_nbad("info")
+    assert proc.returncode == 0, proc.stderr
+    assert "nbad cache dir" in proc.stdout and os.environ["NBAD_CACHE_DIR"] in proc.stdout

@@ -170,8 +170,7 @@ class KernelSource:
             self._emit_loops(buf, names, in_args, out_args)
         return buf.text()
 
-    def _body(self, buf: IndentedBuffer, names: dict, in_args: list, out_args: list,
-              write_outputs: bool = True):
+    def _body(self, buf: IndentedBuffer, names: dict, in_args: list, out_args: list):
         k = self.kernel
         for j, inp in enumerate(k.inputs):
             _, index = self.input_layout(inp)
@@ -193,11 +192,10 @@ class KernelSource:
             name = f"v{len(names)}"
             names[out.id] = name
             buf.line(f"{name} = {expr}")
-        if write_outputs:
-            full = ", ".join(f"i{g}" for g in range(len(self.groups))) or "()"
-            for j, var in enumerate(k.outputs):
-                if k.reduce_eq is None or var not in k.reduce_eq.outputs:
-                    buf.line(f"{out_args[j]}[{full}] = {names[var.id]}")
+        full = ", ".join(f"i{g}" for g in range(len(self.groups))) or "()"
+        for j, var in enumerate(k.outputs):
+            if k.reduce_eq is None or var not in k.reduce_eq.outputs:
+                buf.line(f"{out_args[j]}[{full}] = {names[var.id]}")
 
     def _reduction(self):
         """(identity source, combine(acc, x) -> source) of the kernel's reduction."""
@@ -438,32 +436,58 @@ class RowEmitter:
 # -- compiled kernels, shared by all programs ----------------------------------
 
 class CompiledKernel:
+    """One kernel's Numba dispatcher, shared by every program that uses it.
+
+    With the disk cache on (nbad/cache.py), the kernel's module is written to the
+    cache (named by the sha256 of its text and key material), checked and
+    imported, and compiled with ``njit(cache=True)`` so a later process loads
+    Numba's machine code instead of compiling; ``disk_name`` is then that
+    module's name. With it off, or if the cache cannot be used, the source is
+    exec'd and compiled in memory."""
+
     def __init__(self, ks: KernelSource):
         self.name = ks.name
         self.source = ks.source
         self.math_names = sorted(ks.math_names)
         self._dispatchers: dict[bool, object] = {}
+        self.disk_name: str | None = None
 
     def module_source(self) -> str:
         lines = ["import numpy as np"]
         lines += [f"from nbad.codegen.mathlib import {n} as _m_{n}" for n in self.math_names]
         return "\n".join(lines) + "\n\n\n" + self.source
 
+    @staticmethod
+    def njit_flags() -> str:
+        """The njit options, as source (the disk cache writes them into the module)."""
+        return (f"error_model='numpy', fastmath={{{', '.join(repr(f) for f in sorted(FASTMATH))}}}, "
+                "nogil=True")
+
     def dispatcher(self):
         d = self._dispatchers.get("nogil")
         if d is None:
-            filename = f"<nbad-kernel {self.name}>"
-            source = self.module_source()
-            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-            namespace = {"np": np}
-            namespace.update({f"_m_{n}": getattr(mathlib, n) for n in self.math_names})
-            exec(compile(source, filename, "exec"), namespace)
-            fn = namespace["kernel"]
-            fn.__name__ = fn.__qualname__ = self.name
-            # nogil: the driver runs parts of one call on several threads (threads.py).
-            d = numba.njit(error_model="numpy", fastmath=FASTMATH, nogil=True)(fn)
+            from nbad import cache
+
+            if cache.enabled():
+                loaded = cache.kernel_dispatcher(self.module_source(), self.njit_flags())
+                if loaded is not None:
+                    d, self.disk_name = loaded
+            if d is None:
+                d = self._compile_in_memory()
             self._dispatchers["nogil"] = d
         return d
+
+    def _compile_in_memory(self):
+        filename = f"<nbad-kernel {self.name}>"
+        source = self.module_source()
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        namespace = {"np": np}
+        namespace.update({f"_m_{n}": getattr(mathlib, n) for n in self.math_names})
+        exec(compile(source, filename, "exec"), namespace)
+        fn = namespace["kernel"]
+        fn.__name__ = fn.__qualname__ = self.name
+        # nogil: the driver runs parts of one call on several threads (threads.py).
+        return numba.njit(error_model="numpy", fastmath=FASTMATH, nogil=True)(fn)
 
 
 KERNELS: dict[str, CompiledKernel] = {}

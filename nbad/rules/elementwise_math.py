@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.special
 
 from nbad.rules._ad import aval_of, defderiv, defnondiff
 from nbad.rules._family import elementwise, math_call, template
@@ -176,13 +175,21 @@ def _logistic(x):
     # In float64 and rounded once, as mathlib does: float32 1/(1 + exp(-x)) (and
     # scipy's float32 expit) underflow to 0 where the result is a subnormal.
     x = np.asarray(x)
+    import scipy.special  # imported on first use: it costs ~0.3 s of `import nbad`
+
     return scipy.special.expit(x.astype(np.float64)).astype(x.dtype)
 
 
 logistic_p = elementwise("logistic", 1, silent_impl(_logistic), math_call("logistic"),
                          kinds="real_float")
 defderiv(logistic_p, lambda out, x: [jnp.multiply(out, jnp.subtract(1, out))])
-erf_p = elementwise("erf", 1, silent_impl(scipy.special.erf), math_call("erf"),
+def _erf(x):
+    import scipy.special
+
+    return scipy.special.erf(x)
+
+
+erf_p = elementwise("erf", 1, silent_impl(_erf), math_call("erf"),
                     kinds="real_float")
 defderiv(erf_p, lambda out, x: [
     jnp.multiply(2 / math.sqrt(math.pi), jnp.exp(jnp.negative(jnp.multiply(x, x))))])

@@ -1,0 +1,285 @@
+"""The disk cache (nbad/cache.py) and `nbad cache`: fresh-process behaviour in
+subprocesses, each test with its own NBAD_CACHE_DIR under tmp_path."""
+import glob
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from nbad import cache, cli
+from nbad.config import config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# One jitted function with one kernel (SELU), run in a fresh process; prints a JSON report.
+SCRIPT = textwrap.dedent("""
+    import json, sys, warnings
+    import numpy as np
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import nbad
+        import nbad.numpy as jnp
+        from nbad.codegen import cpu
+
+        def selu(x):
+            return 1.0507 * jnp.where(x > 0, x, 1.67326 * jnp.exp(x) - 1.67326)
+
+        def poly(x):
+            return x * x + x * 2.0 - 1.0
+
+        def softmax(x):
+            e = jnp.exp(x - jnp.max(x, axis=-1, keepdims=True))
+            return e / jnp.sum(e, axis=-1, keepdims=True)
+
+        def cube(x):
+            return jnp.tanh(x) * x + 1.0
+
+        funcs = {"selu": selu, "poly": poly, "softmax": softmax, "cube": cube}
+        names = sys.argv[1].split(",") if len(sys.argv) > 1 else ["selu"]
+        x = np.linspace(-3.0, 3.0, 101)
+        ok = True
+        for name in names:
+            y = np.asarray(nbad.jit(funcs[name])(x))
+            expect = {"selu": lambda: 1.0507 * np.where(x > 0, x, 1.67326 * np.expm1(x)),
+                      "poly": lambda: x * x + x * 2.0 - 1.0,
+                      "softmax": lambda: np.exp(x - x.max()) / np.exp(x - x.max()).sum(),
+                      "cube": lambda: np.tanh(x) * x + 1.0}[name]()
+            ok = ok and bool(np.allclose(y, expect, rtol=1e-12, atol=1e-12))
+    stats = [k.dispatcher().stats for k in cpu.KERNELS.values()]
+    print(json.dumps({
+        "ok": ok,
+        "hits": sum(sum(s.cache_hits.values()) for s in stats),
+        "misses": sum(sum(s.cache_misses.values()) for s in stats),
+        "disk": [k.disk_name for k in cpu.KERNELS.values()],
+        "warnings": [str(w.message) for w in caught
+                     if issubclass(w.category, nbad.cache.NbadCacheWarning)],
+    }))
+""")
+
+
+def _env(cache_dir, **extra):
+    env = dict(os.environ, NBAD_CACHE_DIR=str(cache_dir), NBAD_NUM_THREADS="1",
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("NBAD_CACHE", None)
+    env.pop("NBAD_CACHE_MAX_BYTES", None)
+    env.pop("NUMBA_CACHE_DIR", None)
+    env.update(extra)
+    return env
+
+
+def run_script(cache_dir, funcs="selu", **extra):
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, funcs], capture_output=True, text=True,
+                          timeout=300, env=_env(cache_dir, **extra))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _metas(cache_dir):
+    return [json.load(open(p)) for p in glob.glob(os.path.join(cache_dir, "programs", "*", "meta.json"))]
+
+
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory):
+    """A cache holding SELU, filled once by a cold process."""
+    d = tmp_path_factory.mktemp("populated") / "cache"
+    r = run_script(d)
+    assert r["ok"] and r["misses"] == 1 and r["hits"] == 0 and r["warnings"] == [], r
+    return d
+
+
+@pytest.fixture
+def warm(populated, tmp_path):
+    d = tmp_path / "cache"
+    shutil.copytree(populated, d)
+    return d
+
+
+def _entry_files(d):
+    module = glob.glob(os.path.join(d, "kernels", "k_*.py"))
+    nbi = glob.glob(os.path.join(d, "kernels", "__pycache__", "*.nbi"))
+    nbc = glob.glob(os.path.join(d, "kernels", "__pycache__", "*.nbc"))
+    meta = glob.glob(os.path.join(d, "programs", "*", "meta.json"))
+    assert len(module) == len(nbi) == len(nbc) == len(meta) == 1, (module, nbi, nbc, meta)
+    return {"module": module[0], "nbi": nbi[0], "nbc": nbc[0], "meta": meta[0]}
+
+
+def test_second_process_hits(warm):
+    r = run_script(warm)
+    assert r["ok"] and r["hits"] == 1 and r["misses"] == 0 and r["warnings"] == []
+    (meta,) = _metas(warm)
+    assert meta["hits"] == 1 and meta["misses"] == 1 and meta["function"] == "selu"
+    assert meta["avals"] == ["float64[101]"] and meta["target"] == "cpu"
+    assert meta["kernels"] == r["disk"] and meta["compile_seconds"] > 0
+    st = cache.stats(str(warm))
+    assert st["programs"] == 1 and st["kernels"] == 1 and st["hit_rate"] == 0.5
+
+
+@pytest.mark.parametrize("which, how", [("module", "garbage"), ("nbi", "garbage"),
+                                        ("nbc", "garbage"), ("meta", "garbage"),
+                                        ("nbi", "truncated"), ("nbc", "truncated")])
+def test_corrupt_file_is_rebuilt_with_one_warning(warm, which, how):
+    path = _entry_files(warm)[which]
+    data = open(path, "rb").read()
+    with open(path, "wb") as f:
+        f.write(b"\x80\x04garbage\xff{" * 7 if how == "garbage" else data[:len(data) // 2])
+    r = run_script(warm)
+    assert r["ok"], r
+    assert len(r["warnings"]) == 1, r["warnings"]
+    if which in ("module", "nbi", "nbc"):
+        assert r["misses"] == 1  # recompiled
+    if how == "truncated":
+        return
+    # ... and the rebuilt entry is good: the next process hits, silently.
+    r = run_script(warm)
+    assert r["ok"] and r["hits"] == 1 and r["misses"] == 0 and r["warnings"] == [], r
+    _entry_files(warm)
+
+
+def test_tampered_module_is_not_imported(warm, tmp_path):
+    path = _entry_files(warm)["module"]
+    marker = tmp_path / "imported"
+    text = open(path).read()
+    with open(path, "w") as f:
+        f.write(f"open({str(marker)!r}, 'w').write('tampered')\n" + text)
+    r = run_script(warm)
+    assert r["ok"] and len(r["warnings"]) == 1 and "does not match its hash" in r["warnings"][0]
+    assert not marker.exists()
+    data = open(path, "rb").read()
+    assert "k_" + hashlib.sha256(data).hexdigest() == os.path.basename(path)[:-3]
+
+
+def test_two_processes_racing_on_one_key(tmp_path):
+    d = tmp_path / "cache"
+    procs = [subprocess.Popen([sys.executable, "-c", SCRIPT, "selu"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=_env(d)) for _ in range(2)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-3000:]
+        r = json.loads(out.strip().splitlines()[-1])
+        assert r["ok"] and r["warnings"] == []
+    _entry_files(d)  # exactly one module, index, data file and meta.json
+    r = run_script(d)
+    assert r["ok"] and r["hits"] == 1 and r["misses"] == 0 and r["warnings"] == []
+    assert not glob.glob(os.path.join(d, "**", "*.tmp*"), recursive=True)
+
+
+def test_eviction_under_a_small_limit(tmp_path):
+    d = tmp_path / "cache"
+    run_script(d, "selu")
+    one = cache.total_bytes(str(d))
+    limit = int(2.5 * one)
+    r = run_script(d, "poly,softmax,cube", NBAD_CACHE_MAX_BYTES=str(limit))
+    assert r["ok"] and r["warnings"] == []
+    assert cache.total_bytes(str(d)) <= limit
+    left = {m["function"] for m in _metas(d)}
+    assert "cube" in left and "selu" not in left  # least recently used goes first
+    cube = [m for m in _metas(d) if m["function"] == "cube"][0]
+    assert all(os.path.exists(os.path.join(d, "kernels", k + ".py")) for k in cube["kernels"])
+
+
+def test_cache_off_writes_nothing(tmp_path):
+    d = tmp_path / "cache"
+    r = run_script(d, NBAD_CACHE="0")
+    assert r["ok"] and r["disk"] == [None] and r["warnings"] == []
+    assert not d.exists()
+
+
+def test_new_cache_dir_is_private(tmp_path, monkeypatch):
+    d = tmp_path / "a" / "b"
+    monkeypatch.setattr(os, "umask", os.umask)  # restore whatever we change
+    old = os.umask(0o022)
+    try:
+        cache._makedirs(str(d / "kernels"))
+    finally:
+        os.umask(old)
+    for p in (tmp_path / "a", d, d / "kernels"):
+        assert stat.S_IMODE(os.stat(p).st_mode) == 0o700, p
+    r = run_script(tmp_path / "fresh")
+    assert r["ok"]
+    for p in [tmp_path / "fresh"] + [p for p in (tmp_path / "fresh").rglob("*") if p.is_dir()]:
+        assert stat.S_IMODE(os.stat(p).st_mode) == 0o700, p
+
+
+# -- the CLI, in process on a populated and an empty cache, and once as a user runs it --
+
+@pytest.fixture
+def use_dir(monkeypatch):
+    def use(d):
+        monkeypatch.setitem(config._values, "cache_dir", str(d))
+        return d
+    return use
+
+
+def _cli(capsys, *argv):
+    rc = cli.main(list(argv))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_cli_on_populated_cache(warm, use_dir, capsys):
+    use_dir(warm)
+    (meta,) = _metas(warm)
+    key = meta["key"]
+    rc, out, _ = _cli(capsys, "cache", "dir")
+    assert rc == 0 and out.strip() == str(warm)
+    rc, out, _ = _cli(capsys, "cache", "list", "--sort", "size")
+    assert rc == 0 and key[:12] in out and "selu" in out and "float64[101]" in out and "cpu" in out
+    for col in ("KEY", "FUNCTION", "ARGUMENTS", "TARGET", "SIZE", "COMPILE", "HITS", "LAST USED"):
+        assert col in out
+    rc, out, _ = _cli(capsys, "cache", "show", key[:6])
+    assert rc == 0 and key in out and "# IR" in out and "func @selu" in out
+    assert "def program(" in out and "def kernel(" in out and "cache=True" in out
+    rc, out, _ = _cli(capsys, "cache", "stats")
+    assert rc == 0 and "programs            1" in out and "hit rate" in out
+    assert "compile time saved" in out
+    rc, out, _ = _cli(capsys, "cache", "clear", "--older-than", "1")
+    assert rc == 0 and "removed 0 program(s), 0 kernel(s)" in out
+    rc, out, _ = _cli(capsys, "cache", "clear", "--function", "not_there")
+    assert rc == 0 and "removed 0 program(s)" in out
+    rc, out, _ = _cli(capsys, "cache", "clear", "--function", "selu")
+    assert rc == 0 and "removed 1 program(s), 1 kernel(s)" in out
+    assert cache.total_bytes(str(warm)) == 0
+
+
+def test_cli_on_empty_cache(tmp_path, use_dir, capsys):
+    d = use_dir(tmp_path / "nothing")
+    rc, out, _ = _cli(capsys, "cache", "list")
+    assert rc == 0 and "cache is empty" in out
+    rc, out, err = _cli(capsys, "cache", "show", "abc")
+    assert rc == 1 and "no cache entry" in err
+    rc, out, _ = _cli(capsys, "cache", "stats")
+    assert rc == 0 and "programs            0" in out and "hit rate            -" in out
+    rc, out, _ = _cli(capsys, "cache", "clear")
+    assert rc == 0 and "removed 0 program(s)" in out
+    rc, out, _ = _cli(capsys, "cache", "dir")
+    assert rc == 0 and out.strip() == str(d)
+
+
+def test_cli_key_prefixes_resolve_like_git(tmp_path, use_dir, capsys):
+    d = use_dir(tmp_path / "c")
+    for key in ("ab12" + "0" * 60, "ab34" + "0" * 60):
+        os.makedirs(d / "programs" / key)
+        (d / "programs" / key / "meta.json").write_text(json.dumps(
+            {"format": cache.FORMAT, "key": key, "function": "f", "avals": [], "hits": 0}))
+    rc, out, err = _cli(capsys, "cache", "show", "ab")
+    assert rc == 1 and "ambiguous" in err and "ab1200000000" in err and "ab3400000000" in err
+    rc, out, err = _cli(capsys, "cache", "show", "AB3")
+    assert rc == 0 and "ab34" + "0" * 60 in out
+    (d / "programs" / ("ab12" + "0" * 60) / "meta.json").write_text("{broken")
+    rc, out, _ = _cli(capsys, "cache", "list")
+    assert rc == 0 and "unreadable" in out
+
+
+def test_cli_subprocess(warm):
+    proc = subprocess.run([sys.executable, "-m", "nbad", "cache", "list"], capture_output=True,
+                          text=True, timeout=120, env=_env(warm))
+    assert proc.returncode == 0 and "selu" in proc.stdout, proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "nbad", "cache"], capture_output=True,
+                          text=True, timeout=120, env=_env(warm))
+    assert proc.returncode == 2 and "list" in proc.stdout
