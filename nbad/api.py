@@ -8,7 +8,7 @@ One call of a jitted function, top to bottom:
     _call_general          static args, pytrees, Python scalars, kwargs
       -> _compile          trace (core/trace.py) -> simplify (transforms/)
                            -> plan (codegen/fusion.py) -> build_program
-                           (codegen/cpu.py); cached per (static args, tree
+                           (codegen/cpu.py, driver.py); cached per (static args, tree
                            structure, avals)
     called under another transformation (tracer arguments): the traced IR is
     evaluated by binding its equations, so the enclosing trace records them.
@@ -23,7 +23,7 @@ import numpy as np
 
 from nbad import cache as _disk_cache
 from nbad import tree_util
-from nbad.codegen import cpu, fusion, lowering
+from nbad.codegen import driver, fusion, lowering
 from nbad.core.array import Array
 from nbad.core.avals import aval_of_value
 from nbad.core.ir import IR
@@ -225,7 +225,7 @@ class JitFunction:
         ir = simplify(ir)
         plan = fusion.plan(lowering.lower_for_cpu(ir))
         single = out_tree.num_leaves == 1 and tree_util.treedef_is_leaf(out_tree)
-        program = cpu.build_program(plan, _num_threads(), single_output=single)
+        program = driver.build_program(plan, _num_threads(), single_output=single)
         log(1, f"nbad.jit({self._name}) compiled:\n{ir}")
         log(2, fusion.explain(plan))
         log(3, program.source)

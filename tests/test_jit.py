@@ -8,7 +8,7 @@ import pytest
 
 import nbad
 import nbad.numpy as jnp
-from nbad.codegen import cpu
+from nbad.codegen import cpu, driver
 from nbad.codegen.fusion import Kernel, LibraryStep
 
 rng = np.random.default_rng(0)
@@ -346,7 +346,7 @@ def test_row_results_used_by_library_ops_and_other_reductions():
 def test_loops_split_across_threads_give_the_same_results(monkeypatch):
     """Force the driver to split every splittable loop across 3 threads (more
     parts than this machine may have cores), for each kernel form."""
-    monkeypatch.setattr(cpu, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(driver, "PARALLEL_MIN_WORK", 0)
     nbad.config.update("num_threads", 3)
     try:
         x = rng.standard_normal((37, 29))
@@ -370,7 +370,7 @@ def test_loops_split_across_threads_give_the_same_results(monkeypatch):
 
 
 def test_matrix_products_split_across_threads(monkeypatch):
-    monkeypatch.setattr(cpu, "SPLIT_MATMUL_MIN_FLOPS", 0)
+    monkeypatch.setattr(driver, "SPLIT_MATMUL_MIN_FLOPS", 0)
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     nbad.config.update("num_threads", 2)
     try:

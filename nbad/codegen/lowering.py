@@ -11,7 +11,7 @@ on BLAS, where blocking for the cache wins.
 from __future__ import annotations
 
 from nbad.core.avals import ShapedArray
-from nbad.core.ir import IR, Equation, Literal, Var
+from nbad.core.ir import IR, Equation, Var
 from nbad.rules.elementwise import mul_p
 from nbad.rules.linalg import dot_general_p
 from nbad.rules.reduce import reduce_sum_p

@@ -7,7 +7,7 @@ and about 3x faster (measured: 0.17-0.19 s against 0.46-0.73 s for a loop
 with exp and tanh), there is no OpenMP runtime to spin on a shared machine
 (numba-facts §6), and the thread count can change at run time. A split costs
 some 10-50 us of queueing and wake-up, so the planner only splits loops whose
-work is large (cpu.PARALLEL_MIN_WORK).
+work is large (driver.PARALLEL_MIN_WORK).
 
 The caller runs the first part itself; workers take the rest from one queue,
 so concurrent callers from different Python threads share the workers safely.

@@ -1,0 +1,263 @@
+"""The driver: generated Python that runs one program plan for one shape.
+
+It allocates outputs with `np.empty` (intermediates come from a per-program
+pool), reshapes inputs to each kernel's collapsed layout (free for contiguous
+buffers), calls the kernels of codegen/cpu.py — split across nbad's threads
+when the work pays (codegen/threads.py) — and NumPy/BLAS for library steps,
+and returns the results as nbad Arrays. Its source is kept on the Program
+(`jit(f).lower(...).driver_source`).
+"""
+from __future__ import annotations
+
+import functools
+import linecache
+
+import numba
+import numpy as np
+
+from nbad.codegen import threads
+from nbad.codegen.cpu import IndentedBuffer, KernelSource, _prod, compiled_kernel
+from nbad.codegen.fusion import Kernel, LibraryStep, Plan
+from nbad.core.array import Array
+from nbad.core.ir import Literal, Var
+from nbad.errors import NbadCompileError
+
+PARALLEL_MIN_WORK = 200_000   # elements × body cost below which threads cost more than they save
+
+
+def _as_output(x):
+    """A result that may alias an input, a constant or a view: copied into an Array."""
+    return np.array(x, copy=True).view(Array)
+
+
+class Program:
+    """A planned, compiled program for one input shape/dtype signature."""
+
+    def __init__(self, fn, source: str, kernels: list, plan: Plan):
+        self.fn = fn
+        self.source = source
+        self.kernels = kernels
+        self.plan = plan
+        self.compiled = False
+
+    def __call__(self, *args):
+        if self.compiled:
+            return self.fn(*args)
+        try:
+            out = self.fn(*args)
+        except numba.core.errors.NumbaError as e:
+            raise NbadCompileError(
+                f"Numba failed to compile a kernel nbad generated for:\n{self.plan.ir}\n"
+                f"Generated driver:\n{self.source}\nNumba said: {e}\n"
+                "This is a bug in nbad; please report it with the code above."
+            ) from None
+        self.compiled = True
+        return out
+
+
+POOL_MAX_BYTES = 1 << 30  # intermediates a program keeps between calls, at most
+
+
+def _claim(x, *inputs):
+    """A library step's result returned to the user: NumPy usually made it fresh,
+    but a view (or an input handed back) must not escape: copy those."""
+    x = np.asarray(x)
+    if x.base is None and all(x is not i for i in inputs):
+        return x.view(Array)
+    return np.array(x).view(Array)
+
+
+def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> Program:
+    """Generate and compile the driver of `plan` (kernels compile on first call).
+
+    With `single_output` the driver returns its one result itself, not a tuple.
+    Intermediate kernel buffers are pooled: a call takes a set from the
+    program's pool and puts it back at the end (list.pop/append are atomic under
+    the GIL, so concurrent or reentrant calls get distinct sets). Fresh large
+    buffers cost page faults on every call — a third of a row softmax's time.
+    """
+    ir = plan.ir
+    names: dict[int, str] = {}
+    # Kernels get plain ndarrays (an ndarray subclass leaves Numba's C-level type
+    # dispatch: +1 us a call); results become Arrays with a view at the end.
+    namespace: dict[str, object] = {"_empty": np.empty, "_Array": Array, "_out": _as_output,
+                                    "_claim": _claim, "np": np, "_pool": []}
+    args = [f"a{j}" for j in range(len(ir.inputs))]
+    for j, v in enumerate(ir.inputs):
+        names[v.id] = args[j]
+    for j, (v, c) in enumerate(zip(ir.constvars, ir.consts)):
+        names[v.id] = f"c{j}"
+        namespace[f"c{j}"] = c
+    output_ids = {a.id for a in ir.outputs if isinstance(a, Var)}
+    intermediates = [v for step in plan.steps if isinstance(step, Kernel)
+                     for v in step.outputs if v.id not in output_ids]
+    pooled = intermediates if sum(v.aval.size * v.aval.dtype.itemsize
+                                  for v in intermediates) <= POOL_MAX_BYTES else []
+    pooled_ids = {v.id for v in pooled}
+    owned: set[int] = set()              # kernel outputs: fresh arrays the user may keep
+    library_inputs: dict[int, list] = {}  # library results -> the names they were computed from
+    kernels = []
+    body = IndentedBuffer()
+    with body.indent():
+        for step_no, step in enumerate(plan.steps):
+            if isinstance(step, Kernel):
+                kernels.append(_emit_kernel_call(body, step, names, namespace, pooled_ids, owned,
+                                                 num_threads, len(kernels)))
+            else:
+                call_args = _emit_library_call(body, step, names, namespace, step_no, num_threads)
+                if isinstance(step, LibraryStep):
+                    for v in step.equation.outputs:
+                        library_inputs[v.id] = call_args
+        results = []
+        for j, a in enumerate(ir.outputs):
+            if isinstance(a, Literal):
+                namespace[f"lit{j}"] = np.asarray(a.value)
+                results.append(f"_out(lit{j})")
+            elif a.id in owned:
+                results.append(f"{names[a.id]}.view(_Array)")
+            elif a.id in library_inputs:
+                results.append(f"_claim({', '.join([names[a.id]] + library_inputs[a.id])})")
+            else:
+                results.append(f"_out({names[a.id]})")
+        if pooled:
+            body.line("_pool.append(pool)")
+        if single_output:
+            body.line(f"return {results[0]}")
+        else:
+            body.line("return " + (", ".join(results) + ("," if len(results) == 1 else "")))
+    buf = IndentedBuffer()
+    buf.line(f"def program({', '.join(args)}):")
+    with buf.indent():
+        if pooled:
+            buf.line("pool = _pool.pop() if _pool else None")
+            buf.line("if pool is None:")
+            with buf.indent():
+                allocs = [f"_empty({v.aval.shape!r}, {_dtype_global(namespace, v)})" for v in pooled]
+                buf.line(f"pool = ({', '.join(allocs)},)")
+            buf.line(f"{', '.join(names[v.id] for v in pooled)}, = pool")
+    source = buf.text() + body.text()
+    filename = f"<nbad-program {ir.name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
+    return Program(namespace["program"], source, kernels, plan)
+
+
+def _dtype_global(namespace, var) -> str:
+    """The dtype as a driver global (cheaper than np.<attr> looked up on each call)."""
+    name = f"_{var.aval.dtype.name}"
+    namespace[name] = var.aval.dtype
+    return name
+
+
+_COMBINE_PARTIALS = {"sum": np.add.reduce, "prod": np.multiply.reduce, "max": np.maximum.reduce,
+                     "min": np.minimum.reduce, "and": np.logical_and.reduce, "or": np.logical_or.reduce}
+
+
+def _run_full_reduction(kernel, n, args, out, combine):
+    """A full reduction split across threads: one partial per part, combined here."""
+    partials = np.empty(threads.num_threads(), out.dtype)
+    used = threads.run(kernel, n, args, per_part_args=lambda p: (partials[p:p + 1],))
+    out[()] = combine(partials[:used])
+
+
+def _emit_kernel_call(buf, kernel: Kernel, names, namespace, pooled_ids, owned, num_threads, idx):
+    ks = KernelSource(kernel)
+    ck = compiled_kernel(ks)
+    work = _prod(list(kernel.shape)) * max(ks.cost, 1)
+    extent = ks.split_extent
+    parallel = num_threads > 1 and extent is not None and extent > 1 and work >= PARALLEL_MIN_WORK
+    kname = f"_k{idx}"
+    namespace[kname] = ck.dispatcher()
+    call_args = [str(n) for n in ks.sizes]
+    for inp in kernel.inputs:
+        target, _ = ks.input_layout(inp)
+        ref = names[inp.buffer.id]
+        if target is not None and tuple(target) != inp.buffer.aval.shape:
+            ref = f"{ref}.reshape({target!r})"
+        call_args.append(ref)
+    for var in ks.out_vars:
+        name = f"b{var.id}"
+        names[var.id] = name
+        if var.id not in pooled_ids:
+            buf.line(f"{name} = _empty({var.aval.shape!r}, {_dtype_global(namespace, var)})")
+            owned.add(var.id)
+        target = ks.output_target(var)
+        ref = name if tuple(target) == var.aval.shape else f"{name}.reshape({target!r})"
+        call_args.append(ref)
+    comment = f"  # {ck.name}"
+    if not parallel:
+        buf.line(f"{kname}(0, {1 if extent is None else extent}, {', '.join(call_args)}){comment}")
+    elif ks.full_reduction:
+        combine = f"_combine_{kernel.reduce_eq.primitive.reducer.name}"
+        namespace[combine] = _COMBINE_PARTIALS[kernel.reduce_eq.primitive.reducer.name]
+        namespace["_run_full_reduction"] = _run_full_reduction
+        out = names[ks.out_vars[-1].id]
+        buf.line(f"_run_full_reduction({kname}, {extent}, ({', '.join(call_args[:-1])},), {out}, "
+                 f"{combine}){comment}, split across threads")
+    else:
+        namespace["_run"] = threads.run
+        buf.line(f"_run({kname}, {extent}, ({', '.join(call_args)},)){comment}, split across threads")
+    return ck
+
+
+SPLIT_MATMUL_MIN_FLOPS = 4_000_000  # below this a BLAS call is too short to share
+
+
+def _matrix_product_operands(eq):
+    """For a 2-D matrix product (any transposition): how to view the operands as
+    A @ B; else None."""
+    if eq.primitive.name != "dot_general" or len(eq.inputs) != 2:
+        return None
+    (lc, rc), (lb, rb) = eq.params["dimension_numbers"]
+    lhs, rhs = eq.inputs
+    if lb or rb or lhs.aval.ndim != 2 or rhs.aval.ndim != 2 or len(lc) != 1:
+        return None
+    return lc[0] == 0, rc[0] == 1  # (transpose lhs, transpose rhs)
+
+
+def _split_matmul(transpose_a, transpose_b, out_dtype):
+    """A @ B with the rows of the result shared among nbad's threads: NumPy's
+    BLAS call releases the GIL, so this uses every core when BLAS itself is
+    pinned to one thread (as benchmarks and shared machines often do; a
+    multi-threaded BLAS is left to share the work itself)."""
+
+    def matmul(lhs, rhs):
+        a = lhs.T if transpose_a else lhs
+        b = rhs.T if transpose_b else rhs
+        out = np.empty((a.shape[0], b.shape[1]), out_dtype)
+        threads.run(lambda lo, hi: np.dot(a[lo:hi], b, out=out[lo:hi]), a.shape[0], ())
+        return out
+
+    return matmul
+
+
+def _library_impl(eq, num_threads):
+    operands = _matrix_product_operands(eq)
+    if (operands is not None and num_threads > 1 and threads.blas_single_threaded()
+            and eq.outputs[0].aval.dtype.kind in "fc"):
+        (m, n), k = eq.outputs[0].aval.shape, eq.inputs[0].aval.size // eq.outputs[0].aval.shape[0]
+        if 2 * m * n * k >= SPLIT_MATMUL_MIN_FLOPS and m >= 2 * num_threads:
+            return _split_matmul(*operands, eq.outputs[0].aval.dtype)
+    return functools.partial(eq.primitive.impl, **eq.params)
+
+
+def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1):
+    eq = step.equation
+    fname = f"_{eq.primitive.name}{step_no}"
+    namespace[fname] = _library_impl(eq, num_threads)
+    args = []
+    for j, a in enumerate(eq.inputs):
+        if isinstance(a, Literal):
+            lname = f"lit{step_no}_{j}"
+            namespace[lname] = a.value
+            args.append(lname)
+        else:
+            args.append(names[a.id])
+    outs = [f"b{v.id}" for v in eq.outputs]
+    for v, o in zip(eq.outputs, outs):
+        names[v.id] = o
+    if eq.primitive.multiple_results:
+        buf.line(f"{', '.join(outs)}, = {fname}({', '.join(args)})")
+    else:
+        buf.line(f"{outs[0]} = {fname}({', '.join(args)})")
+    return [a for a in args if not a.startswith("lit")]
