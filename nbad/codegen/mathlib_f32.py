@@ -40,7 +40,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from nbad.codegen.mathlib import _jit, _reduce32, _rint, _fma, _to_int
+from nbad.codegen.mathlib import _jit, _reduce32, _fma, _to_int
 
 _F = np.float32
 _f32t = ir.FloatType()
