@@ -40,6 +40,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before numba's first para
 # 20-30 ms (numba-facts.md section 5); one BLAS thread keeps NumPy, Numba and nbad comparable.
 # Must be set before NumPy/SciPy load OpenBLAS. Override by setting it yourself.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# In-process tables measure cold compilation (next to JAX's, which has no persistent
+# cache by default); the fresh-process table measures nbad's disk cache itself.
+os.environ.setdefault("NBAD_CACHE", "0")
 
 import numpy as np  # noqa: E402
 
