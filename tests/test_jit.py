@@ -380,3 +380,25 @@ def test_matrix_products_split_across_threads(monkeypatch):
             assert_same(got, want, rtol=1e-13)
     finally:
         nbad.config.update("num_threads", None)
+
+
+def test_shape_derived_constants_do_not_make_new_kernels():
+    """A mean's 1/n changes with the batch size; it is a kernel argument, not
+    part of the kernel's source, so a new batch size compiles nothing."""
+    f = nbad.jit(nbad.value_and_grad(lambda w, X, y: jnp.mean((jnp.tanh(X @ w) - y) ** 2)))
+    w = rng.standard_normal(4)
+    f(w, rng.standard_normal((10, 4)), rng.standard_normal(10))
+    kernels_before = set(cpu.KERNELS)
+    for n in (11, 37):
+        X, y = rng.standard_normal((n, 4)), rng.standard_normal(n)
+        value, grad = f(w, X, y)
+        r = np.tanh(X @ w) - y
+        assert_same(value, np.mean(r ** 2), rtol=1e-13)
+        assert_same(grad, X.T @ (2 * r * (1 - np.tanh(X @ w) ** 2)) / n, rtol=1e-12)
+    assert set(cpu.KERNELS) == kernels_before
+
+
+def test_float32_constants_stay_float32():
+    x = rng.standard_normal(7).astype(np.float32)
+    out = nbad.jit(lambda x: x * 0.3 + 1.7)(x)
+    assert_same(out, x * np.float32(0.3) + np.float32(1.7), rtol=1e-6)

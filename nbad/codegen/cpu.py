@@ -38,6 +38,7 @@ from nbad.core.ir import Literal, Var
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}  # never nnan/ninf: NaN checks must work
 FULL_REDUCTION_CHUNK = 4096   # blocked accumulation: parallel partials, and better rounding
 _MATH_COST = 8
+_STRUCTURAL_CONSTANTS = (0, 1, -1, 2, 0.5)
 
 
 class IndentedBuffer:
@@ -108,6 +109,7 @@ class KernelSource:
             red = kernel.reduce_eq.outputs[0]
             self.out_vars = [v for v in self.out_vars if v is not red] + [red]
         self.split_extent: int | None = None  # trip count of the loop over (lo, hi), if any
+        self.constants: list = []  # literal operands passed as arguments: (value, dtype)
         self.math_names: set[str] = set()
         self.cost = 0
         self.source = self._emit()
@@ -159,11 +161,26 @@ class KernelSource:
         out_args = [f"out{j}" for j in range(len(k.outputs))]
         size_args = [f"n{j}" for j in range(len(self.groups))]
         signature_outs = [out_args[k.outputs.index(v)] for v in self.out_vars]
+        body = IndentedBuffer()
+        with body.indent():
+            self._emit_loops(body, names, in_args, out_args)
+        const_args = [f"c{j}" for j in range(len(self.constants))]
         buf = IndentedBuffer()
-        buf.line(f"def kernel({', '.join(['lo', 'hi'] + size_args + in_args + signature_outs)}):")
-        with buf.indent():
-            self._emit_loops(buf, names, in_args, out_args)
-        return buf.text()
+        buf.line(f"def kernel({', '.join(['lo', 'hi'] + size_args + const_args + in_args + signature_outs)}):")
+        return buf.text() + body.text()
+
+    def literal(self, lit: Literal) -> str:
+        """A literal operand: kept in the source if it is a structural constant
+        (0, ±1, 2, 0.5), else passed as an argument, so that constants derived
+        from shapes (a mean's 1/n) do not make each batch size a new kernel."""
+        value = lit.value
+        if lit.aval.dtype.kind == "b" or (lit.aval.dtype.kind != "c" and value in _STRUCTURAL_CONSTANTS):
+            return typed_constant(value, lit.aval.dtype)
+        for j, (v, dtype) in enumerate(self.constants):
+            if dtype == lit.aval.dtype and v.tobytes() == value.tobytes():
+                return f"c{j}"
+        self.constants.append((value, lit.aval.dtype))
+        return f"c{len(self.constants) - 1}"
 
     def _body(self, buf: IndentedBuffer, names: dict, in_args: list, out_args: list):
         k = self.kernel
@@ -174,7 +191,7 @@ class KernelSource:
         for eq in k.equations:
             if eq is k.reduce_eq:
                 continue
-            args = [typed_constant(a.value, a.aval.dtype) if isinstance(a, Literal) else names[a.id]
+            args = [self.literal(a) if isinstance(a, Literal) else names[a.id]
                     for a in eq.inputs]
             out = eq.outputs[0]
             ctx = ExprContext([a.aval.dtype for a in eq.inputs], out.aval.dtype, self.math_names)
@@ -323,7 +340,7 @@ class RowEmitter:
 
     def operand(self, a, local: dict) -> str:
         if isinstance(a, Literal):
-            return typed_constant(a.value, a.aval.dtype)
+            return self.ks.literal(a)
         vid = self.resolve(a.id)
         return local[vid] if vid in local else self.row_value(vid)
 

@@ -169,6 +169,10 @@ def _emit_kernel_call(buf, kernel: Kernel, names, namespace, pooled_ids, owned, 
     kname = f"_k{idx}"
     namespace[kname] = ck.dispatcher()
     call_args = [str(n) for n in ks.sizes]
+    for j, (value, dtype) in enumerate(ks.constants):
+        cname = f"_c{idx}_{j}"
+        namespace[cname] = np.asarray(value, dtype)[()]  # a NumPy scalar: Numba types it exactly
+        call_args.append(cname)
     for inp in kernel.inputs:
         target, _ = ks.input_layout(inp)
         ref = names[inp.buffer.id]
