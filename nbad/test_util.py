@@ -142,3 +142,31 @@ def check_grads(f, args, order=1, modes=("fwd", "rev"), atol=None, rtol=None, ep
         if order > 1:
             check_grads(lambda *a: nbad.vjp(f, *a)[1](ct_tree), args, order - 1, modes,
                         atol, rtol, eps, seed + 1)
+
+
+def check_traced(prim, args, params, seed=1):
+    """Apply prim's jvp and vjp rules to abstract tracers (as under jit, index
+    operands traced too), evaluate the recorded IR eagerly and compare with the
+    rules applied to arrays: the rules must be built from nbad operations only."""
+    from nbad.core.avals import aval_of_value
+    from nbad.core.trace import eval_ir, trace_to_ir
+
+    rng = np.random.default_rng(seed)
+    args = [np.asarray(a) for a in args]
+    outs = prim.impl(*args, **params)
+    diff = [a.dtype.kind in "fc" for a in args]
+    tans = [rng.standard_normal(a.shape).astype(a.dtype) if d else np.zeros(1) for a, d in zip(args, diff)]
+    ct = rng.standard_normal(np.shape(outs)).astype(np.asarray(outs).dtype)
+    n = len(args)
+
+    def rules(*xs):
+        ts = [t if d else None for t, d in zip(xs[n:2 * n], diff)]
+        j = prim.jvp(list(xs[:n]), ts, outs, **params)
+        return [j] + [c for c in prim.vjp(xs[2 * n], list(xs[:n]), outs, **params) if c is not None]
+
+    vals = args + tans + [ct]
+    ir = trace_to_ir(rules, [aval_of_value(v) for v in vals])
+    eager = [np.asarray(r) for r in rules(*vals)]
+    for got, exp in zip(eval_ir(ir, vals), eager):
+        np.testing.assert_allclose(np.asarray(got), exp, rtol=1e-6, atol=1e-12)
+        assert np.asarray(got).dtype == exp.dtype
