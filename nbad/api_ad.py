@@ -247,6 +247,16 @@ def _basis(aval):
     return [jnp.reshape(eye[i], aval.shape) for i in range(n)]
 
 
+def _jacobian_tree(blocks, in_tree, out_tree, single):
+    """JAX's layout: for each output leaf, the Jacobian blocks (blocks[k][i],
+    shaped out_shape + in_shape) in the structure of the differentiated args."""
+    per_out = []
+    for jacs in blocks:
+        per_in = tree_util.tree_unflatten(in_tree, jacs)
+        per_out.append(per_in[0] if single else per_in)
+    return tree_util.tree_unflatten(out_tree, per_out)
+
+
 def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     """The Jacobian by reverse mode: one backward pass per output element."""
     name = _fn_name(fun)
@@ -267,11 +277,10 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
             for e in _basis(oa):
                 cts = [e if j == k else jnp.zeros(a.shape, a.dtype) for j, a in enumerate(out_avals)]
                 rows.append(tree_util.tree_leaves(vjp_fn(tree_util.tree_unflatten(trees["out"], cts))))
-            jacs = [jnp.reshape(jnp.stack([r[i] for r in rows]) if rows else jnp.zeros((0,) + ia.shape),
-                                oa.shape + ia.shape) for i, ia in enumerate(in_avals)]
-            per_in = tree_util.tree_unflatten(in_tree, jacs)
-            per_out.append(per_in[0] if single else per_in)
-        result = tree_util.tree_unflatten(trees["out"], per_out)
+            per_out.append([jnp.reshape(jnp.stack([r[i] for r in rows]) if rows
+                                        else jnp.zeros((0,) + ia.shape), oa.shape + ia.shape)
+                            for i, ia in enumerate(in_avals)])
+        result = _jacobian_tree(per_out, in_tree, trees["out"], single)
         return (result, aux) if has_aux else result
 
     return jacrev_f
@@ -306,9 +315,8 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
                 cols = [c[k] for c in columns[i]]
                 stacked = jnp.stack(cols, axis=-1) if cols else jnp.zeros(oa.shape + (0,), oa.dtype)
                 jacs.append(jnp.reshape(stacked, oa.shape + ia.shape))
-            per_in = tree_util.tree_unflatten(in_tree, jacs)
-            per_out.append(per_in[0] if single else per_in)
-        result = tree_util.tree_unflatten(trees["out"], per_out)
+            per_out.append(jacs)
+        result = _jacobian_tree(per_out, in_tree, trees["out"], single)
         return (result, aux) if has_aux else result
 
     return jacfwd_f

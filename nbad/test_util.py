@@ -170,3 +170,14 @@ def check_traced(prim, args, params, seed=1):
     for got, exp in zip(eval_ir(ir, vals), eager):
         np.testing.assert_allclose(np.asarray(got), exp, rtol=1e-6, atol=1e-12)
         assert np.asarray(got).dtype == exp.dtype
+
+
+def trace_and_eval(fn, *args):
+    """(fn(*args), ir): fn traced abstractly at the args' avals (as under jit,
+    without compiling), then the IR evaluated on the args by the NumPy impls."""
+    from nbad.core.avals import ShapedArray
+    from nbad.core.trace import eval_ir, trace_to_ir
+
+    args = [np.asarray(a) for a in args]
+    ir = trace_to_ir(lambda *xs: [fn(*xs)], [ShapedArray(a.shape, a.dtype) for a in args])
+    return eval_ir(ir, args)[0], ir

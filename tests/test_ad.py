@@ -12,7 +12,6 @@ import pytest
 
 import nbad
 import nbad.numpy as jnp
-from nbad import errors
 from nbad.test_util import check_grads
 
 rng = np.random.default_rng(0)

@@ -8,9 +8,8 @@ import pytest
 import scipy.special
 
 import nbad.nn as nn
-from nbad.core.avals import ShapedArray
-from nbad.core.trace import eval_ir, trace_to_ir
 from nbad.errors import NbadValueError
+from nbad.test_util import trace_and_eval
 
 jax.config.update("jax_enable_x64", True)
 
@@ -27,10 +26,7 @@ def assert_close(out, want, dtype):
 
 
 def traced(fn, *args):
-    avals = [ShapedArray(np.shape(a), np.asarray(a).dtype) for a in args]
-    ir = trace_to_ir(lambda *xs: [fn(*xs)], avals)
-    (out,) = eval_ir(ir, list(args))
-    return out
+    return trace_and_eval(fn, *args)[0]
 
 
 ACTIVATIONS = ["relu", "relu6", "sigmoid", "softplus", "soft_sign", "silu", "swish", "gelu",

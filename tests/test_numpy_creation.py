@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 import nbad.numpy as jnp
-from nbad.core.avals import ShapedArray
-from nbad.core.trace import eval_ir, trace_to_ir
+from nbad.core.trace import trace_to_ir
 from nbad.errors import ConcretizationError, NbadValueError
+from nbad.test_util import trace_and_eval
 
 
 def assert_same(out, want):
@@ -17,10 +17,7 @@ def assert_same(out, want):
 
 def traced(fn, *args):
     """fn traced abstractly at the args' avals, then evaluated on the args."""
-    avals = [ShapedArray(np.shape(a), np.asarray(a).dtype) for a in args]
-    ir = trace_to_ir(lambda *xs: [fn(*xs)], avals)
-    (out,) = eval_ir(ir, list(args))
-    return out, ir
+    return trace_and_eval(fn, *args)
 
 
 # -- array / asarray ------------------------------------------------------------

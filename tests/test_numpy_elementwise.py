@@ -6,8 +6,7 @@ import pytest
 
 import nbad.numpy as jnp
 from nbad.core.array import Array
-from nbad.core.avals import ShapedArray
-from nbad.core.trace import eval_ir, trace_to_ir
+from nbad.test_util import trace_and_eval
 
 DTYPES = ("bool", "int8", "int32", "int64", "uint8", "float32", "float64")
 
@@ -189,10 +188,8 @@ def test_errors_name_the_function_and_the_fix():
 
 
 def traced(fn, *args):
-    """fn traced to IR with abstract inputs, then evaluated with the NumPy impls."""
-    args = [np.asarray(a) for a in args]
-    ir = trace_to_ir(lambda *xs: [fn(*xs)], [ShapedArray(a.shape, a.dtype) for a in args])
-    return ir, eval_ir(ir, args)[0]
+    out, ir = trace_and_eval(fn, *args)
+    return ir, out
 
 
 @pytest.mark.parametrize("fn, np_fn, args", [

@@ -9,6 +9,7 @@ from nbad.core.avals import ShapedArray
 from nbad.core.trace import eval_ir, trace_to_ir
 from nbad.errors import ConcretizationError, InPlaceUpdateError, NbadError
 from nbad.numpy._indexing import getitem
+from nbad.test_util import trace_and_eval
 
 X = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
 INDICES = [
@@ -63,9 +64,7 @@ def test_getitem_errors_like_numpy(index, error):
 
 
 def _traced(fn, *args):
-    ir = trace_to_ir(lambda *t: [fn(*t)], [ShapedArray(np.shape(a), np.asarray(a).dtype)
-                                          for a in args])
-    return as_array(eval_ir(ir, list(args))[0])  # an identity IR returns its input as is
+    return as_array(trace_and_eval(fn, *args)[0])  # an identity IR returns its input as is
 
 
 @pytest.mark.parametrize("index", INDICES[:24], ids=repr)

@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 
 import nbad.numpy as jnp
-from nbad.core.avals import ShapedArray
-from nbad.core.trace import eval_ir, trace_to_ir
 from nbad.errors import NbadValueError, ShapeError
+from nbad.test_util import trace_and_eval
 
 rng = np.random.default_rng(1)
 
@@ -28,10 +27,7 @@ def assert_same(out, want, rtol=1e-10):
 
 
 def traced(fn, *args):
-    avals = [ShapedArray(np.shape(a), np.asarray(a).dtype) for a in args]
-    ir = trace_to_ir(lambda *xs: [fn(*xs)], avals)
-    (out,) = eval_ir(ir, list(args))
-    return out, ir
+    return trace_and_eval(fn, *args)
 
 
 MATMUL_SHAPES = [((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 5)), ((3, 4), (4, 5)),

@@ -6,7 +6,6 @@ integer overflow.
 Exact primitives are compared bit for bit (up to the sign of zero: the backend's
 'nsz' fast-math flag allows either); transcendental ones to a few ulp.
 """
-import itertools
 
 import numpy as np
 import pytest

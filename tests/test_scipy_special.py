@@ -4,8 +4,7 @@ import pytest
 import scipy.special as sp
 
 import nbad.scipy.special as special
-from nbad.core.avals import ShapedArray
-from nbad.core.trace import eval_ir, trace_to_ir
+from nbad.test_util import trace_and_eval
 
 X = np.array([-1e3, -30.0, -4.0, -1.0, -1e-8, 0.0, 1e-8, 0.3, 1.0, 2.5, 30.0, 1e3, -np.inf, np.inf])
 P = np.array([0.0, 1e-12, 0.1, 0.5, 0.9, 1 - 1e-12, 1.0])
@@ -20,10 +19,7 @@ def assert_close(out, want, dtype, tol=None):
 
 
 def traced(fn, *args):
-    avals = [ShapedArray(np.shape(a), np.asarray(a).dtype) for a in args]
-    ir = trace_to_ir(lambda *xs: [fn(*xs)], avals)
-    (out,) = eval_ir(ir, list(args))
-    return out
+    return trace_and_eval(fn, *args)[0]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
