@@ -181,3 +181,45 @@ def trace_and_eval(fn, *args):
     args = [np.asarray(a) for a in args]
     ir = trace_to_ir(lambda *xs: [fn(*xs)], [ShapedArray(a.shape, a.dtype) for a in args])
     return eval_ir(ir, args)[0], ir
+
+
+def check_batching(prim, args, batched, params=None, *, rtol=1e-13, atol=0.0):
+    """Check `prim.vmap` against a loop over the examples.
+
+    `args` are NumPy values in their batched form: operand i with batched[i]
+    carries the batch as its leading axis, the others are shared. The rule is
+    applied to arrays (eager NumPy) and to abstract tracers (the recorded IR
+    then evaluated, as under jit); both must equal
+    stack([prim.impl(*example_i) for i in range(size)]) in value, shape and dtype.
+    """
+    from nbad.core.avals import aval_of_value
+    from nbad.core.trace import eval_ir, trace_to_ir
+
+    params = params or {}
+    args = [np.asarray(a) for a in args]
+    batched = tuple(bool(b) for b in batched)
+    size = next(a.shape[0] for a, b in zip(args, batched) if b)
+    examples = [prim.impl(*[a[i] if b else a for a, b in zip(args, batched)], **params)
+                for i in range(size)]
+    if prim.multiple_results:
+        expected = [np.stack([np.asarray(e[k]) for e in examples]) for k in range(len(examples[0]))]
+    else:
+        expected = [np.stack([np.asarray(e) for e in examples])]
+
+    def rule(*xs):
+        out = prim.vmap(size, list(xs), batched, **params)
+        return list(out) if prim.multiple_results else [out]
+
+    eager_out = rule(*args)
+    ir = trace_to_ir(rule, [aval_of_value(a) for a in args])
+    traced_out = eval_ir(ir, args)
+    for how, outs in (("eager", eager_out), ("traced", traced_out)):
+        for got, exp in zip(outs, expected):
+            got = np.asarray(got)
+            assert got.shape == exp.shape, f"{prim.name} vmap ({how}): shape {got.shape} != {exp.shape}"
+            assert got.dtype == exp.dtype, f"{prim.name} vmap ({how}): dtype {got.dtype} != {exp.dtype}"
+            np.testing.assert_allclose(got, exp, rtol=rtol, atol=atol,
+                                       err_msg=f"{prim.name} vmap ({how}), batched={batched}")
+    for var, exp in zip(ir.outputs, expected):
+        assert var.aval.shape == exp.shape and var.aval.dtype == exp.dtype, (
+            f"{prim.name} vmap: traced aval {var.aval.str_short()} != {exp.dtype}{list(exp.shape)}")

@@ -11,6 +11,7 @@ import numpy as np
 
 from nbad.core.avals import ShapedArray
 from nbad.core.primitive import Primitive
+from nbad.rules._batching import defvectorized
 from nbad.errors import NbadTypeError, ShapeError
 
 # Which dtype kinds an elementwise primitive accepts.
@@ -86,6 +87,7 @@ def elementwise(name: str, nargs: int, impl, codegen, *, kinds: str = "any",
     prim.abstract_eval = abstract_eval
     prim.impl = impl
     prim.codegen = codegen
+    defvectorized(prim)
     return prim
 
 

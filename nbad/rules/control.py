@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from nbad.core.primitive import Primitive
 from nbad.rules._ad import defnondiff
+from nbad.rules._batching import defvectorized
 
 # stop_gradient: the identity with a zero derivative. It is elementwise so it
 # fuses (its template is the operand itself); simplify must not remove it,
@@ -15,6 +16,7 @@ stop_gradient_p.abstract_eval = lambda x: x
 stop_gradient_p.impl = lambda x: x
 stop_gradient_p.codegen = lambda e, x: x
 defnondiff(stop_gradient_p)
+defvectorized(stop_gradient_p)
 
 
 # -- functions with user-defined derivatives ---------------------------------------

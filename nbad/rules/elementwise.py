@@ -31,6 +31,7 @@ from nbad.core.primitive import Primitive
 from nbad.core.trace import bind
 from nbad.errors import NbadTypeError, NbadValueError
 from nbad.rules._ad import aval_of, defderiv, deflinear, defnondiff, unbroadcast
+from nbad.rules._batching import defvectorized
 from nbad.rules._family import common_shape, elementwise, same_dtype, template
 from nbad.rules.elementwise_math import *  # noqa: F401,F403  (see the module docstring)
 from nbad.rules.elementwise_math import const, inexact, jnp, silent_impl, to_out_shape
@@ -388,6 +389,7 @@ def _select_vjp(ct, primals, outs):
 
 
 select_p.jvp, select_p.vjp = _select_jvp, _select_vjp
+defvectorized(select_p)
 
 # -- convert_element_type ------------------------------------------------------------
 # It changes dtype, so it is not a same-dtype family member.
@@ -436,3 +438,4 @@ def _convert_vjp(ct, primals, outs, *, new_dtype):
 
 
 convert_element_type_p.jvp, convert_element_type_p.vjp = _convert_jvp, _convert_vjp
+defvectorized(convert_element_type_p)

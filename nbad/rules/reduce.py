@@ -20,6 +20,7 @@ from nbad.core.primitive import Primitive
 from nbad.core.trace import bind
 from nbad.errors import NbadTypeError, NbadValueError
 from nbad.rules._ad import aval_of, deflinear, defnondiff
+from nbad.rules._batching import defaxes
 from nbad.rules._family import DTYPE_KINDS
 from nbad.rules.shape import (_diff, _pad_axis, _reshape, _slice_axis, _sum_axes,
                               broadcast_in_dim_p, concatenate_p, rev_p, transpose_p)
@@ -87,6 +88,7 @@ def _reduction(name, np_fn, reducer, kinds="any"):
 
     prim.impl = impl
     prim.reducer = reducer
+    defaxes(prim, "axes")
     return prim
 
 
@@ -206,6 +208,7 @@ def _arg_reduction(name, np_fn):
 
     prim.abstract_eval = abstract_eval
     prim.impl = impl
+    defaxes(prim, "axes")
     return prim
 
 
@@ -239,6 +242,7 @@ def _cumulative(name, ufunc, kinds):
 
     prim.abstract_eval = abstract_eval
     prim.impl = impl
+    defaxes(prim, "axis")
     return prim
 
 
