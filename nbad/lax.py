@@ -1,5 +1,8 @@
 """nbad.lax: JAX's lax functions that nbad provides (a growing subset).
 
+map(f, xs) is vmap(f)(xs): nbad batches by loop insertion, so the sequential
+and the vectorised map are one mechanism.
+
 Control flow (cond, fori_loop, scan, while_loop) is not built yet: under jit,
 Python control flow must depend only on static values for now.
 """
@@ -15,3 +18,10 @@ def stop_gradient(x):
     from nbad import tree_util
 
     return tree_util.tree_map(lambda leaf: bind(stop_gradient_p, as_operand(leaf)), x)
+
+
+def map(f, xs, *, batch_size=None):  # noqa: A001 - JAX's name
+    """f applied to every slice of xs (a pytree) along its leading axis, results stacked."""
+    from nbad.api_vmap import lax_map
+
+    return lax_map(f, xs, batch_size=batch_size)

@@ -16,6 +16,7 @@ from nbad.rules.elementwise import mul_p
 from nbad.rules.linalg import dot_general_p
 from nbad.rules.reduce import reduce_sum_p
 from nbad.rules.shape import broadcast_in_dim_p
+from nbad.transforms.simplify import simplify
 
 
 def _matvec(eq: Equation):
@@ -112,8 +113,6 @@ def fold_scalar_broadcasts(ir: IR) -> IR:
     shapes; as scalars they are constants in the loop body instead of arrays
     filled by NumPy and read element by element. Dead broadcasts are removed.
     """
-    from nbad.transforms.simplify import simplify
-
     scalar_of = {eq.outputs[0].id: eq.inputs[0] for eq in ir.equations
                  if eq.primitive is broadcast_in_dim_p and eq.inputs[0].aval.shape == ()}
     if not scalar_of:
@@ -134,5 +133,13 @@ def fold_scalar_broadcasts(ir: IR) -> IR:
 
 
 def lower_for_cpu(ir: IR) -> IR:
-    """All CPU rewrites, in order: after every transformation, before fusion."""
-    return fold_scalar_broadcasts(lower_matvecs(inline_calls(ir)))
+    """All CPU rewrites, in order: after every transformation, before fusion.
+
+    Maps are expanded into batched equations and calls inlined until neither
+    is left (a custom-rule function may vmap, a vmapped function may call one)."""
+    from nbad.transforms.vmap import has_maps, lower_maps
+
+    ir = inline_calls(ir)
+    while has_maps(ir):
+        ir = inline_calls(lower_maps(ir))
+    return fold_scalar_broadcasts(lower_matvecs(simplify(ir)))

@@ -44,7 +44,11 @@ class Primitive:
       "reduce"       - reduces `axes` of one operand (fused with its producers);
       "view"         - reshapes/reorders/broadcasts without computing
                        (a zero-copy view of a materialised buffer);
-      "library"      - run by its `impl` (NumPy/BLAS) between kernels.
+      "library"      - run by its `impl` (NumPy/BLAS) between kernels;
+      "call"         - a call of a function with custom derivative rules
+                       (its body is inlined before fusion);
+      "loop"         - holds a body IR run per example (map); lowered into
+                       batched equations before fusion.
     """
 
     def __init__(self, name: str, *, kind: str = "library", multiple_results: bool = False):

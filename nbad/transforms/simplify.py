@@ -115,7 +115,12 @@ def simplify(ir: IR) -> IR:
     live = {a.id for a in outputs if isinstance(a, Var)}
     kept = []
     for eq in reversed(equations):
-        if any(v.id in live for v in eq.outputs):
+        used = [v.id in live for v in eq.outputs]
+        if any(used):
+            # higher-order primitives (map) drop results nobody reads, and what computes them
+            pruned = eq.primitive.prune(eq, used) if hasattr(eq.primitive, "prune") else None
+            if pruned is not None:
+                eq = Equation(eq.primitive, *pruned)
             kept.append(eq)
             live.update(a.id for a in eq.inputs if isinstance(a, Var))
     kept.reverse()
