@@ -45,3 +45,19 @@ def _define_call(name):
 
 custom_jvp_call_p = _define_call("custom_jvp_call")
 custom_vjp_call_p = _define_call("custom_vjp_call")
+
+
+def _call_vmap(size, args, batched, *, ir, **params):
+    """A batched call runs its body batched: its derivative rule no longer
+    matters (batching happens when a program is lowered or evaluated, after
+    differentiation), so the body is what is batched."""
+    from nbad.rules._batching import broadcast_batch
+    from nbad.transforms.vmap import batch_ir
+
+    outs, flags = batch_ir(ir, size, args, batched)
+    outs = [o if b else broadcast_batch(o, size) for o, b in zip(outs, flags)]
+    return outs if len(ir.outputs) != 1 else outs[0]
+
+
+custom_jvp_call_p.vmap = _call_vmap
+custom_vjp_call_p.vmap = _call_vmap
