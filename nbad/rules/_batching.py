@@ -120,3 +120,35 @@ def defaxes(prim, *names):
 
     prim.vmap = rule
     return prim
+
+
+def batch_index(size: int, shape: tuple = (), dtype=None):
+    """The example number at every position of a (size,) + shape array: an iota
+    along the batch axis (int64 by default), broadcast. As an index array it
+    picks each example's own slice of a batched operand in gather/scatter."""
+    import numpy as np
+
+    from nbad.rules.shape import iota_p
+
+    dtype = np.dtype(np.int64 if dtype is None else dtype)
+    ids = bind(iota_p, dtype=dtype, shape=(size,), dimension=0)
+    return spread_batch(ids, tuple(shape)) if shape else ids
+
+
+def spread_batch(x, shape: tuple):
+    """A batched operand whose examples are scalars, x of shape (size,), broadcast
+    to (size,) + shape: every element of example i is x[i]."""
+    from nbad.rules.shape import broadcast_in_dim_p
+
+    size = aval_of(x).shape[0]
+    return bind(broadcast_in_dim_p, x, shape=(size,) + tuple(shape), broadcast_dimensions=(0,))
+
+
+def permute(x, permutation):
+    """transpose by `permutation`, or x itself when that is the identity."""
+    from nbad.rules.shape import transpose_p
+
+    permutation = tuple(int(p) for p in permutation)
+    if permutation == tuple(range(len(permutation))):
+        return x
+    return bind(transpose_p, x, permutation=permutation)

@@ -14,6 +14,8 @@ from nbad.core.primitive import Primitive
 from nbad.core.trace import Tracer, bind, bind_nullary
 from nbad.errors import NbadTypeError, NbadValueError, ShapeError
 from nbad.rules._ad import aval_of
+from nbad.rules._batching import (batch_index, batched_all, moveaxis, per_example_shape,
+                                  permute, shift_axes, spread_batch)
 
 
 def _jnp():
@@ -135,6 +137,48 @@ def _gather_transpose(ct, primals, outs, *, axes):
 _deflinear_indexed(gather_p, _gather_transpose, 1)
 
 
+# Batching gather/scatter. Shared indices: the batch is one more leading axis
+# of the operand that is not indexed (axes shift by one). Batched indices
+# (shared ones broadcast, so all are (size,) + B): with a shared operand the
+# batch is one more index dim (gather's result has it where axes[0] was);
+# with a batched operand, the indexed axes are moved next to the batch axis and
+# the batch axis is indexed too, by the example number (batch_index), so
+# example i only reads (writes) its own slice; the result's axes are put back.
+def _indexed_first(axes, ndim):
+    """The permutation of a batched rank-`ndim` operand (per-example rank) that
+    puts the batch axis, then the indexed `axes`, first."""
+    rest = tuple(1 + d for d in range(ndim) if d not in axes)
+    return (0,) + tuple(1 + a for a in axes) + rest
+
+
+def _batched_indices(size, indices, batched):
+    """All index arrays with the batch axis, plus the batch index over their shape."""
+    indices = batched_all(size, indices, batched)
+    shape = aval_of(indices[0]).shape[1:]
+    return [batch_index(size, shape)] + indices, len(shape)
+
+
+def _gather_vmap(size, args, batched, *, axes):
+    x, *indices = args
+    axes = tuple(axes)
+    if not any(batched[1:]):
+        return bind(gather_p, x, *indices, axes=shift_axes(axes))
+    if not batched[0]:
+        out = bind(gather_p, x, *batched_all(size, indices, batched[1:]), axes=axes)
+        return moveaxis(out, axes[0], 0)
+    ndim, lead, k = aval_of(x).ndim - 1, axes[0], len(axes)
+    indices, nb = _batched_indices(size, indices, batched[1:])
+    out = bind(gather_p, permute(x, _indexed_first(axes, ndim)), *indices,
+               axes=tuple(range(k + 1)))
+    # out: (size,) + B + x.shape[:lead] + x.shape[lead+k:]; B goes back after x.shape[:lead]
+    rank = aval_of(out).ndim
+    return permute(out, (0,) + tuple(range(1 + nb, 1 + nb + lead)) + tuple(range(1, 1 + nb))
+                   + tuple(range(1 + nb + lead, rank)))
+
+
+gather_p.vmap = _gather_vmap
+
+
 def _scatter_abstract_eval(name):
     def abstract_eval(x, updates, *indices, axes, oob, **params):
         shape = _gather_shape(name, x, indices, axes)
@@ -193,10 +237,35 @@ def _scatter_combine_abstract_eval(x, updates, *indices, axes, oob, combine):
     return _check_scatter(x, updates, *indices, axes=axes, oob=oob)
 
 
+def _scatter_vmap(prim):
+    """scatter_add and scatter batch alike (see _gather_vmap): the operand and
+    updates always get the batch axis; batched indices index it by example."""
+
+    def rule(size, args, batched, *, axes, **params):
+        x, updates, *indices = batched_all(size, args[:2], batched[:2]) + list(args[2:])
+        axes = tuple(axes)
+        if not any(batched[2:]):
+            return bind(prim, x, updates, *indices, axes=shift_axes(axes), **params)
+        ndim, lead, k = aval_of(x).ndim - 1, axes[0], len(axes)
+        indices, nb = _batched_indices(size, indices, batched[2:])
+        perm = _indexed_first(axes, ndim)
+        # updates: (size,) + x.shape[:lead] + B + x.shape[lead+k:]; B first after the batch
+        rank = aval_of(updates).ndim
+        updates = permute(updates, (0,) + tuple(range(1 + lead, 1 + lead + nb))
+                          + tuple(range(1, 1 + lead)) + tuple(range(1 + lead + nb, rank)))
+        out = bind(prim, permute(x, perm), updates, *indices, axes=tuple(range(k + 1)), **params)
+        return permute(out, np.argsort(perm))
+
+    prim.vmap = rule
+    return prim
+
+
 scatter_add_p.abstract_eval = _scatter_abstract_eval("scatter_add")
 scatter_add_p.impl = _scatter_add_impl
 scatter_p.abstract_eval = _scatter_combine_abstract_eval
 scatter_p.impl = _scatter_impl
+_scatter_vmap(scatter_add_p)
+_scatter_vmap(scatter_p)
 
 
 def _in_bounds(x, updates, indices, axes, oob):
@@ -395,3 +464,65 @@ def _dynamic_update_slice_transpose(ct, primals, outs):
 
 _deflinear_indexed(dynamic_slice_p, _dynamic_slice_transpose, 1)
 _deflinear_indexed(dynamic_update_slice_p, _dynamic_update_slice_transpose, 2)
+
+
+# Batching dynamic_slice/dynamic_update_slice. Shared starts: the batch axis
+# gets start 0 and its full size. Batched starts differ per example, so the
+# window becomes a gather (scatter-set) with index arrays start + iota over the
+# window, one per axis, the starts clamped first as the impls clamp them (so
+# every index is in bounds), plus the example number for a batched operand.
+def _clamped_start(start, hi):
+    """min(max(start, 0), hi) as int64, exact for every integer dtype (hi >= 0)."""
+    from nbad.rules.elementwise import convert_element_type_p, maximum_p, minimum_p
+
+    dtype = aval_of(start).dtype
+    if dtype.kind == "i":
+        start = bind(maximum_p, start, np.zeros((), dtype))
+    if hi <= np.iinfo(dtype).max:  # else no value of the dtype exceeds hi
+        start = bind(minimum_p, start, np.asarray(hi, dtype))
+    if dtype != np.dtype(np.int64):
+        start = bind(convert_element_type_p, start, new_dtype=np.dtype(np.int64))
+    return start
+
+
+def _window_indices(size, x_shape, starts, batched, sizes):
+    """One int64 index array per axis, shaped (size,) + sizes: the clamped start
+    of example i plus the position within the window."""
+    from nbad.rules.elementwise import add_p
+
+    shape, out = (size,) + tuple(sizes), []
+    for d, (s, b, n, k) in enumerate(zip(starts, batched, x_shape, sizes)):
+        s = _clamped_start(s, n - k)
+        ramp = bind(_shape_helpers().iota_p, dtype=np.dtype(np.int64), shape=shape, dimension=d + 1)
+        out.append(bind(add_p, ramp, spread_batch(s, sizes) if b else s))
+    return out
+
+
+def _start_zero(starts):
+    return np.zeros((), aval_of(starts[0]).dtype if starts else np.int64)
+
+
+def _dynamic_slice_vmap(size, args, batched, *, slice_sizes):
+    x, *starts = args
+    sizes = tuple(slice_sizes)
+    if not any(batched[1:]):
+        return bind(dynamic_slice_p, x, _start_zero(starts), *starts, slice_sizes=(size,) + sizes)
+    x_shape = per_example_shape(x, batched[0])
+    indices = _window_indices(size, x_shape, starts, batched[1:], sizes)
+    if batched[0]:
+        indices = [batch_index(size, sizes)] + indices
+    return bind(gather_p, x, *indices, axes=tuple(range(len(indices))))
+
+
+def _dynamic_update_slice_vmap(size, args, batched):
+    x, update, *starts = batched_all(size, args[:2], batched[:2]) + list(args[2:])
+    if not any(batched[2:]):
+        return bind(dynamic_update_slice_p, x, update, _start_zero(starts), *starts)
+    sizes = tuple(aval_of(update).shape[1:])
+    indices = _window_indices(size, aval_of(x).shape[1:], starts, batched[2:], sizes)
+    return bind(scatter_p, x, update, batch_index(size, sizes), *indices,
+                axes=tuple(range(1 + len(indices))), oob="clip", combine="set")
+
+
+dynamic_slice_p.vmap = _dynamic_slice_vmap
+dynamic_update_slice_p.vmap = _dynamic_update_slice_vmap

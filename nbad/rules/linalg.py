@@ -213,3 +213,48 @@ def _dot_general_vjp(ct, primals, outs, *, dimension_numbers):
 
 dot_general_p.jvp = _dot_general_jvp
 dot_general_p.vjp = _dot_general_vjp
+
+
+# -- batching (vmap) ----------------------------------------------------------------
+# The batch axis becomes a dot_general batch dimension when both operands carry
+# it, and a free dimension of the one operand that does otherwise. The free-dim
+# form is what turns a batch of matrix-vector products with a shared matrix into
+# ONE matrix-matrix product (BLAS gemm): W @ x over x of shape (B, n) is
+# dot_general(x_b, W) contracting x_b's axis 1 with W's axis 1, which is (B, m)
+# directly. The output layout is batch dims, lhs free, rhs free; operands are
+# ordered so that the new batch axis comes out first whenever possible, and
+# otherwise the *result* is transposed (never an operand).
+def _shift(dims, by=1):
+    return tuple(int(d) + by for d in dims)
+
+
+def _dot_general_vmap(size, args, batched, *, dimension_numbers, **params):
+    """Other params (none today) are passed through unchanged."""
+    from nbad.core.trace import bind
+    from nbad.rules._batching import moveaxis
+
+    lhs, rhs = args
+    lb_, rb_ = batched
+    (lc, rc), (lb, rb) = _normalized_dims(dimension_numbers)
+    nb = len(lb)
+    if lb_ and rb_:
+        dims = ((_shift(lc), _shift(rc)), ((0,) + _shift(lb), (0,) + _shift(rb)))
+        return bind(dot_general_p, lhs, rhs, dimension_numbers=dims, **params)
+    if lb_:
+        # batch axis = first lhs free dim: out (batch dims, B, lhs free, rhs free)
+        dims = ((_shift(lc), rc), (_shift(lb), rb))
+        return moveaxis(bind(dot_general_p, lhs, rhs, dimension_numbers=dims, **params), nb, 0)
+    # Only rhs batched. As written, out = (batch dims, lhs free, B, rhs free);
+    # with the operands swapped, out = (batch dims, B, rhs free, lhs free). The
+    # swapped form needs no transpose when there are no batch dims and one of the
+    # two free groups is empty (W @ x: rhs has no other free dim).
+    l_free = len(_free_dims(_aval(lhs).ndim, lc, lb))
+    r_free = len(_free_dims(_aval(rhs).ndim - 1, rc, rb))
+    if nb == 0 and l_free and not r_free:
+        dims = ((_shift(rc), lc), (_shift(rb), lb))
+        return bind(dot_general_p, rhs, lhs, dimension_numbers=dims, **params)
+    dims = ((lc, _shift(rc)), (lb, _shift(rb)))
+    return moveaxis(bind(dot_general_p, lhs, rhs, dimension_numbers=dims, **params), nb + l_free, 0)
+
+
+dot_general_p.vmap = _dot_general_vmap

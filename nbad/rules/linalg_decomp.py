@@ -421,3 +421,40 @@ for _p, _jvp, _vjp in ((solve_p, _solve_jvp, _solve_vjp),
                        (eigh_p, _eigh_jvp, _eigh_vjp)):
     _p.jvp = _jvp
     _p.vjp = _vjp
+
+
+# -- batching (vmap) ----------------------------------------------------------------
+# The primitives already work on stacks of matrices (leading batch dims), so the
+# batch axis is one more of them. solve with a shared matrix and a batch of
+# right-hand sides factors the matrix once: the batch is folded into the columns,
+# b (B, ..., n, k) -> (..., n, B*k), instead of broadcasting a (B LU
+# factorisations).
+def _unary_vmap(prim):
+    def rule(size, args, batched, **params):
+        return prim.bind(*args, **params)
+
+    return rule
+
+
+def _solve_vmap(size, args, batched, **params):
+    from nbad.rules._batching import batched_all
+    from nbad.rules.shape import reshape_p, transpose_p
+
+    a, b = args
+    if batched[0]:
+        return solve_p.bind(*batched_all(size, args, batched), **params)
+    shape = tuple(_aval(b).shape)              # (B, *batch, n, k)
+    nd = len(shape)
+    to_cols = tuple(range(1, nd - 1)) + (0, nd - 1)  # (*batch, n, B, k)
+    cols = transpose_p.bind(b, permutation=to_cols)
+    cols = reshape_p.bind(cols, new_sizes=shape[1:-1] + (size * shape[-1],))
+    x = solve_p.bind(a, cols, **params)
+    x = reshape_p.bind(x, new_sizes=shape[1:-1] + (size, shape[-1]))
+    back = tuple(int(i) for i in np.argsort(to_cols))
+    return transpose_p.bind(x, permutation=back)
+
+
+solve_p.vmap = _solve_vmap
+for _p in (inv_p, det_p, slogdet_p, cholesky_p, eigh_p):
+    _p.vmap = _unary_vmap(_p)
+del _p

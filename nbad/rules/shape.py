@@ -19,6 +19,8 @@ from nbad.core.primitive import Primitive
 from nbad.core.trace import bind, bind_nullary
 from nbad.errors import NbadTypeError, NbadValueError, ShapeError
 from nbad.rules._ad import aval_of, deflinear, defnondiff
+from nbad.rules._batching import (batched_all, broadcast_batch, defaxes, per_example_shape,
+                                  shift_axes, spread_batch)
 
 
 # -- helpers for the derivative rules (also used by rules/reduce.py, indexing.py)
@@ -104,6 +106,9 @@ def _broadcast_in_dim_transpose(ct, primals, outs, *, shape, broadcast_dimension
 
 
 deflinear(broadcast_in_dim_p, _broadcast_in_dim_transpose)
+broadcast_in_dim_p.vmap = lambda size, args, batched, *, shape, broadcast_dimensions: bind(
+    broadcast_in_dim_p, args[0], shape=(size,) + tuple(shape),
+    broadcast_dimensions=(0,) + shift_axes(tuple(broadcast_dimensions)))
 
 # -- reshape ------------------------------------------------------------------
 reshape_p = Primitive("reshape", kind="view")
@@ -123,6 +128,8 @@ reshape_p.abstract_eval = _reshape_abstract_eval
 reshape_p.impl = lambda x, *, new_sizes: np.reshape(np.asarray(x), new_sizes)
 deflinear(reshape_p, lambda ct, primals, outs, *, new_sizes: [
     _reshape(ct, aval_of(primals[0]).shape) if _diff(primals[0]) else None])
+reshape_p.vmap = lambda size, args, batched, *, new_sizes: bind(
+    reshape_p, args[0], new_sizes=(size,) + tuple(new_sizes))
 
 # -- transpose ----------------------------------------------------------------
 transpose_p = Primitive("transpose", kind="view")
@@ -140,6 +147,8 @@ transpose_p.impl = lambda x, *, permutation: np.transpose(np.asarray(x), permuta
 deflinear(transpose_p, lambda ct, primals, outs, *, permutation: [
     bind(transpose_p, ct, permutation=tuple(int(i) for i in np.argsort(permutation)))
     if _diff(primals[0]) else None])
+transpose_p.vmap = lambda size, args, batched, *, permutation: bind(
+    transpose_p, args[0], permutation=(0,) + shift_axes(tuple(permutation)))
 
 
 def _check_axes(name, x, dims, ndim=None):
@@ -166,6 +175,7 @@ squeeze_p.abstract_eval = _squeeze_abstract_eval
 squeeze_p.impl = lambda x, *, dimensions: np.squeeze(np.asarray(x), tuple(dimensions))
 deflinear(squeeze_p, lambda ct, primals, outs, *, dimensions: [
     bind(expand_dims_p, ct, dimensions=tuple(dimensions)) if _diff(primals[0]) else None])
+defaxes(squeeze_p, "dimensions")
 
 # -- expand_dims --------------------------------------------------------------
 # `dimensions` are positions in the result where new size-1 axes appear.
@@ -183,6 +193,7 @@ expand_dims_p.abstract_eval = _expand_dims_abstract_eval
 expand_dims_p.impl = lambda x, *, dimensions: np.expand_dims(np.asarray(x), tuple(dimensions))
 deflinear(expand_dims_p, lambda ct, primals, outs, *, dimensions: [
     bind(squeeze_p, ct, dimensions=tuple(dimensions)) if _diff(primals[0]) else None])
+defaxes(expand_dims_p, "dimensions")  # result positions: shift like operand axes
 
 # -- slice --------------------------------------------------------------------
 # As lax.slice: x[start:limit:stride] per axis, 0 <= start <= limit <= size,
@@ -226,6 +237,9 @@ def _slice_transpose(ct, primals, outs, *, start_indices, limit_indices, strides
 
 
 deflinear(slice_p, _slice_transpose)
+slice_p.vmap = lambda size, args, batched, *, start_indices, limit_indices, strides: bind(
+    slice_p, args[0], start_indices=(0,) + tuple(start_indices),
+    limit_indices=(size,) + tuple(limit_indices), strides=(1,) + tuple(strides))
 
 # -- rev ----------------------------------------------------------------------
 rev_p = Primitive("rev", kind="view")
@@ -246,6 +260,7 @@ rev_p.abstract_eval = _rev_abstract_eval
 rev_p.impl = _rev_impl
 deflinear(rev_p, lambda ct, primals, outs, *, dimensions: [
     bind(rev_p, ct, dimensions=tuple(dimensions)) if _diff(primals[0]) else None])
+defaxes(rev_p, "dimensions")
 
 # -- concatenate --------------------------------------------------------------
 # Operands share one dtype (nbad.numpy promotes first) and all dims but `dimension`.
@@ -287,6 +302,8 @@ def _concatenate_transpose(ct, primals, outs, *, dimension):
 
 
 deflinear(concatenate_p, _concatenate_transpose)
+concatenate_p.vmap = lambda size, args, batched, *, dimension: bind(
+    concatenate_p, *batched_all(size, args, batched), dimension=dimension + 1)
 
 # -- pad ----------------------------------------------------------------------
 # padding_config[i] = (lo, hi, interior): `interior` values between elements,
@@ -348,6 +365,30 @@ def _pad_transpose(ct, primals, outs, *, padding_config):
 
 deflinear(pad_p, _pad_transpose)
 
+
+def _pad_vmap(size, args, batched, *, padding_config):
+    """A shared padding value: no padding on the batch axis. A batched one: pad
+    with zero, then select each example's value where a padded 0/1 mask says."""
+    from nbad.rules.elementwise import select_p
+
+    x, value = args
+    bx, bv = batched
+    config = tuple(tuple(c) for c in padding_config)
+    if not bv:
+        return bind(pad_p, x, value, padding_config=((0, 0, 0),) + config)
+    a = aval_of(x)
+    shape = per_example_shape(x, bx)
+    if bx:
+        padded = bind(pad_p, x, np.zeros((), a.dtype), padding_config=((0, 0, 0),) + config)
+    else:
+        padded = broadcast_batch(bind(pad_p, x, np.zeros((), a.dtype), padding_config=config), size)
+    mask = bind(pad_p, _zeros(shape, np.bool_), np.ones((), np.bool_), padding_config=config)
+    out_shape = aval_of(padded).shape[1:]
+    return bind(select_p, broadcast_batch(mask, size), spread_batch(value, out_shape), padded)
+
+
+pad_p.vmap = _pad_vmap
+
 # -- iota, full: creation primitives (bound with trace.bind_nullary) ----------
 iota_p = Primitive("iota")
 
@@ -369,6 +410,10 @@ def _iota_impl(*, dtype, shape, dimension):
 iota_p.abstract_eval = _iota_abstract_eval
 iota_p.impl = _iota_impl
 defnondiff(iota_p)
+# iota has no operands, so the batching pass never calls this; it is the same
+# value for every example.
+iota_p.vmap = lambda size, args, batched, **params: broadcast_batch(
+    bind_nullary(iota_p, **params), size)
 
 full_p = Primitive("full")
 
@@ -402,6 +447,22 @@ def _full_vjp(ct, primals, outs, *, shape, dtype):
 
 full_p.jvp = _full_jvp
 full_p.vjp = _full_vjp
+
+
+def _full_vmap(size, args, batched, *, shape, dtype):
+    """A batched fill value (shape (size,)): each example's value, converted, broadcast."""
+    from nbad.rules.elementwise import convert_element_type_p
+
+    (fill_value,) = args
+    if not batched[0]:
+        return broadcast_batch(bind_nullary(full_p, fill_value, shape=shape, dtype=dtype), size)
+    a = aval_of(fill_value)
+    if a.dtype != np.dtype(dtype) or a.weak_type:  # full's result is never weak
+        fill_value = bind(convert_element_type_p, fill_value, new_dtype=np.dtype(dtype))
+    return spread_batch(fill_value, tuple(shape))
+
+
+full_p.vmap = _full_vmap
 
 # -- gather, scatter_add, scatter, dynamic_slice, dynamic_update_slice ------------
 # In rules/indexing.py (with their rules); re-exported so existing imports work.
