@@ -20,6 +20,8 @@ from nbad.api import jit, make_ir
 from nbad.api_ad import grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, hessian
 from nbad.api_vmap import vmap
 
+jacobian = jacrev  # JAX's alias
+
 __version__ = "0.1.0"
 
 
@@ -33,7 +35,7 @@ def block_until_ready(x):
     return x
 
 
-__all__ = ["jit", "make_ir", "vmap", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev",
+__all__ = ["jit", "make_ir", "vmap", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "jacobian",
            "hessian", "config", "Array", "errors", "tree_util", "tree_map", "tree_flatten",
            "tree_unflatten", "tree_leaves", "tree_structure", "numpy", "nn", "scipy", "lax", "custom_jvp", "custom_vjp", "device_get",
            "block_until_ready"]
