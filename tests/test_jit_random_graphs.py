@@ -143,3 +143,44 @@ def test_compiled_gradients_equal_eager_gradients(program, seed):
     compiled = nbad.jit(nbad.grad(scalar_loss, argnums=argnums))(*inputs)
     for e, c in zip(eager, compiled):
         np.testing.assert_allclose(np.asarray(c), np.asarray(e), rtol=1e-11, atol=1e-13)
+
+
+@settings(max_examples=12, deadline=None)
+@given(programs(), st.lists(st.booleans(), min_size=len(INPUT_SHAPES), max_size=len(INPUT_SHAPES)),
+       st.integers(0, 2**32 - 1))
+def test_vmap_equals_a_loop_over_examples(program, mapped, seed):
+    """vmap(program) over a batch of 3 (some inputs mapped, the others shared,
+    the matrix captured) equals NumPy run on each example and stacked; its
+    gradient (grad of a sum over the batch: a map of the body's vjp) equals the
+    gradient of the unbatched program summed per example."""
+    mapped = list(mapped)
+    mapped[0] = True  # at least one mapped input
+    rng = np.random.default_rng(seed)
+    matrix = rng.uniform(-1, 1, (4, 4))
+    inputs = [rng.uniform(0.5, 1.5, ((3,) + s) if m else s) for s, m in zip(INPUT_SHAPES, mapped)]
+    in_axes = tuple(0 if m else None for m in mapped)
+    got = nbad.vmap(lambda *xs: run(program, jnp, xs, matrix), in_axes=in_axes)(*inputs)
+    examples = [run(program, np, [x[i] if m else x for x, m in zip(inputs, mapped)], matrix)
+                for i in range(3)]
+    for k, g in enumerate(got):
+        want = np.stack([np.asarray(e[k]) for e in examples])
+        np.testing.assert_allclose(np.asarray(g), want, rtol=1e-12, atol=1e-14)
+        assert np.shape(g) == want.shape
+
+    def total(*xs):
+        outs = nbad.vmap(lambda *ys: run(program, jnp, ys, matrix), in_axes=in_axes)(*xs)
+        return sum(jnp.sum(o * (k + 1.0)) for k, o in enumerate(outs))
+
+    def per_example_total(*xs):
+        return sum(jnp.sum(o * (k + 1.0)) for k, o in enumerate(run(program, jnp, xs, matrix)))
+
+    argnums = tuple(range(len(inputs)))
+    grads = nbad.jit(nbad.grad(total, argnums=argnums))(*inputs)
+    per_example = [nbad.grad(per_example_total, argnums=argnums)(
+        *[x[i] if m else x for x, m in zip(inputs, mapped)]) for i in range(3)]
+    for j, (g, m) in enumerate(zip(grads, mapped)):
+        if m:  # a mapped input: its gradient per example
+            want = np.stack([np.asarray(p[j]) for p in per_example])
+        else:  # a shared input: summed over the batch
+            want = sum(np.asarray(p[j]) for p in per_example)
+        np.testing.assert_allclose(np.asarray(g), want, rtol=1e-11, atol=1e-13)
