@@ -402,3 +402,25 @@ def test_float32_constants_stay_float32():
     x = rng.standard_normal(7).astype(np.float32)
     out = nbad.jit(lambda x: x * 0.3 + 1.7)(x)
     assert_same(out, x * np.float32(0.3) + np.float32(1.7), rtol=1e-6)
+
+
+@pytest.mark.parametrize("lhs_shape,rhs_shape,dims,on_blas", [
+    ((5,), (5,), (((0,), (0,)), ((), ())), False),                # inner product
+    ((3, 5), (5,), (((1,), (0,)), ((), ())), False),              # matvec: a row reduction
+    ((5, 3), (5,), (((0,), (0,)), ((), ())), True),               # A.T v: strided, BLAS
+    ((3,), (4, 2), (((), ()), ((), ())), False),                  # outer: elementwise
+    ((2, 3, 5), (2, 5), (((2,), (1,)), ((0,), (0,))), False),     # batched matvec
+    ((2, 5), (2, 5), (((1,), (1,)), ((0,), (0,))), False),        # batched inner products
+    ((6,), (6, 4), (((), ()), ((0,), (0,))), False),              # per-example scaling
+    ((3, 5), (5, 4), (((1,), (0,)), ((), ())), True),             # matmul
+    ((2, 3, 5), (2, 5, 4), (((2,), (1,)), ((0,), (0,))), True),   # batched matmul
+])
+def test_products_that_are_not_matrix_matrix_are_fused_loops(lhs_shape, rhs_shape, dims, on_blas):
+    from nbad.core.trace import bind
+    from nbad.rules.linalg import dot_general_p
+
+    a, b = rng.standard_normal(lhs_shape), rng.standard_normal(rhs_shape)
+    f = nbad.jit(lambda a, b: bind(dot_general_p, a, b, dimension_numbers=dims) * 2.0)
+    want = dot_general_p.impl(a, b, dimension_numbers=dims) * 2.0
+    assert_same(f(a, b), want, rtol=1e-13)
+    assert any(isinstance(s, LibraryStep) for s in f.lower(a, b).plan.steps) == on_blas

@@ -1,12 +1,15 @@
 """CPU-specific rewrites of the IR before fusion.
 
-Calls of functions with custom derivative rules are inlined (their rule only
-mattered to differentiation). Matrix-vector products that contract the matrix's trailing axis become
-`reduce_sum(X * w, axes=(last,))`: a row reduction. BLAS gemv is memory-bound
-like any loop, but as a loop it runs on all threads (nbad does not share
-NumPy's BLAS threading) and fuses with what comes before and after it —
-`sum((X @ w - y) ** 2)` reads X once, in one pass. Matrix-matrix products stay
-on BLAS, where blocking for the cache wins.
+Maps (vmap) are expanded into batched equations and calls of functions with
+custom derivative rules are inlined (their rule only mattered to
+differentiation). Products that are not matrix-matrix (matrix-vector, inner
+and outer products, batched or not) become `reduce_sum(X * w, axes=(last,))`
+or a plain product: a row reduction or an elementwise loop. BLAS gemv is
+memory-bound like any loop, but as a loop it runs on all threads (nbad does not
+share NumPy's BLAS threading) and fuses with what comes before and after it —
+`sum((X @ w - y) ** 2)` reads X once, in one pass, and a batch of per-example
+outer products is one elementwise kernel. Matrix-matrix products stay on BLAS,
+where blocking for the cache wins.
 """
 from __future__ import annotations
 
@@ -15,45 +18,84 @@ from nbad.core.ir import IR, Equation, Var
 from nbad.rules.elementwise import mul_p
 from nbad.rules.linalg import dot_general_p
 from nbad.rules.reduce import reduce_sum_p
-from nbad.rules.shape import broadcast_in_dim_p
+from nbad.rules.shape import broadcast_in_dim_p, transpose_p
 from nbad.transforms.simplify import simplify
 
 
-def _matvec(eq: Equation):
-    """(matrix, vector) if eq is `matrix @ vector` over the matrix's last axis."""
-    if eq.primitive is not dot_general_p:
+def _dot_as_loop(eq: Equation, transposed: set):
+    """(big, small, operand orders) if `eq` is a dot_general better run as a
+    fused multiply-and-reduce than by BLAS, else None.
+
+    That is every product but a matrix-matrix one: one side has no free
+    dimensions (matrix-vector, inner products, batched or not) or nothing is
+    contracted (outer products, scaling). The operand with free dimensions
+    must already be laid out as (batch..., free..., contracted...), so the
+    loop reads it in memory order; the other one is small.
+    """
+    if eq.primitive is not dot_general_p or eq.outputs[0].aval.dtype.kind not in "fc":
         return None
     (lc, rc), (lb, rb) = eq.params["dimension_numbers"]
     lhs, rhs = eq.inputs
-    if lb or rb or len(lc) != 1 or not isinstance(lhs, Var) or not isinstance(rhs, Var):
+    if not isinstance(lhs, Var) or not isinstance(rhs, Var):
         return None
-    if rhs.aval.ndim == 1 and lhs.aval.ndim >= 2 and lc == (lhs.aval.ndim - 1,) and rc == (0,):
-        return lhs, rhs
-    if lhs.aval.ndim == 1 and rhs.aval.ndim >= 2 and rc == (rhs.aval.ndim - 1,) and lc == (0,):
-        return rhs, lhs  # a vector times a matrix's rows: the same row reduction
-    return None
+    sides = []
+    for x, c, b in ((lhs, lc, lb), (rhs, rc, rb)):
+        free = tuple(d for d in range(x.aval.ndim) if d not in c and d not in b)
+        sides.append((x, tuple(b), free, tuple(c)))
+    (_, _, lfree, _), (_, _, rfree, _) = sides
+    if lfree and rfree and lc:
+        return None  # matrix-matrix: BLAS
+    big = 0 if len(lfree) >= len(rfree) else 1
+    x, b, free, c = sides[big]
+    if b + free + c != tuple(range(x.aval.ndim)) or (x.id in transposed and c):
+        return None
+    return sides, big
 
 
-def lower_matvecs(ir: IR) -> IR:
+def _emit_dot_loop(eq: Equation, sides, big, equations):
+    """dot_general as broadcast * broadcast -> reduce_sum over the trailing
+    contracted axes, in the output's layout (batch, lhs free, rhs free)."""
+    (lhs, lb, lfree, lc), (rhs, rb, rfree, rc) = sides
+    out = eq.outputs[0]
+    nb, nl, nr = len(lb), len(lfree), len(rfree)
+    contract_sizes = tuple(lhs.aval.shape[d] for d in lc)
+    full = tuple(out.aval.shape) + contract_sizes
+    dtype = out.aval.dtype
+    operands = []
+    for x, b, free, c, offset in ((lhs, lb, lfree, lc, nb), (rhs, rb, rfree, rc, nb + nl)):
+        target = {d: i for i, d in enumerate(b)}
+        target.update({d: offset + j for j, d in enumerate(free)})
+        target.update({d: nb + nl + nr + k for k, d in enumerate(c)})
+        order = sorted(range(x.aval.ndim), key=lambda d: target[d])
+        if order != list(range(x.aval.ndim)):
+            t = Var(ShapedArray(tuple(x.aval.shape[d] for d in order), x.aval.dtype))
+            equations.append(Equation(transpose_p, [x], [t], {"permutation": tuple(order)}))
+            x = t
+        wide = Var(ShapedArray(full, dtype))
+        equations.append(Equation(broadcast_in_dim_p, [x], [wide],
+                                  {"shape": full, "broadcast_dimensions": tuple(sorted(target.values()))}))
+        operands.append(wide)
+    if not lc:
+        equations.append(Equation(mul_p, operands, [out], {}))
+        return
+    prod = Var(ShapedArray(full, dtype))
+    equations.append(Equation(mul_p, operands, [prod], {}))
+    axes = tuple(range(len(out.aval.shape), len(full)))
+    equations.append(Equation(reduce_sum_p, [prod], [out], {"axes": axes}))
+
+
+def lower_dots(ir: IR) -> IR:
+    """Products that are not matrix-matrix become fused loops (see _dot_as_loop)."""
     # A transposed matrix's rows are strided in memory: BLAS reads it better.
     transposed = {eq.outputs[0].id for eq in ir.equations if eq.primitive.name == "transpose"}
-    equations = []
+    equations: list[Equation] = []
     changed = False
     for eq in ir.equations:
-        mv = _matvec(eq) if eq.outputs[0].aval.dtype.kind in "fc" else None
-        if mv is not None and mv[0].id in transposed:
-            mv = None
-        if mv is None:
+        found = _dot_as_loop(eq, transposed)
+        if found is None:
             equations.append(eq)
             continue
-        matrix, vector = mv
-        shape, dtype = matrix.aval.shape, matrix.aval.dtype
-        wide = Var(ShapedArray(shape, dtype))
-        prod = Var(ShapedArray(shape, dtype))
-        equations.append(Equation(broadcast_in_dim_p, [vector], [wide],
-                                  {"shape": shape, "broadcast_dimensions": (len(shape) - 1,)}))
-        equations.append(Equation(mul_p, [matrix, wide], [prod], {}))
-        equations.append(Equation(reduce_sum_p, [prod], eq.outputs, {"axes": (len(shape) - 1,)}))
+        _emit_dot_loop(eq, *found, equations)
         changed = True
     if not changed:
         return ir
@@ -142,4 +184,4 @@ def lower_for_cpu(ir: IR) -> IR:
     ir = inline_calls(ir)
     while has_maps(ir):
         ir = inline_calls(lower_maps(ir))
-    return fold_scalar_broadcasts(lower_matvecs(simplify(ir)))
+    return fold_scalar_broadcasts(lower_dots(simplify(ir)))
