@@ -424,3 +424,31 @@ def test_products_that_are_not_matrix_matrix_are_fused_loops(lhs_shape, rhs_shap
     want = dot_general_p.impl(a, b, dimension_numbers=dims) * 2.0
     assert_same(f(a, b), want, rtol=1e-13)
     assert any(isinstance(s, LibraryStep) for s in f.lower(a, b).plan.steps) == on_blas
+
+
+def test_thread_pool_runs_every_chunk_once_and_reraises_errors():
+    from nbad.codegen import threads
+
+    nbad.config.update("num_threads", 3)
+    try:
+        for n in (1, 2, 7, 100):
+            hits = np.zeros(n, np.int64)
+
+            def body(lo, hi, out):
+                out[lo:hi] += 1  # chunks are disjoint: no two threads touch one element
+
+            parts = threads.run(body, n, (hits,))
+            assert hits.tolist() == [1] * n and parts == min(n, threads.max_parts())
+
+        def failing(lo, hi):
+            if lo > 0:
+                raise ValueError("chunk failed")
+
+        with pytest.raises(ValueError, match="chunk failed"):
+            threads.run(failing, 50, ())
+        partials = np.zeros(threads.max_parts())
+        used = threads.run(lambda lo, hi, slot: slot.__setitem__(0, hi - lo), 50, (),
+                           per_part_args=lambda p: (partials[p:p + 1],))
+        assert partials[:used].sum() == 50
+    finally:
+        nbad.config.update("num_threads", None)

@@ -155,7 +155,7 @@ _COMBINE_PARTIALS = {"sum": np.add.reduce, "prod": np.multiply.reduce, "max": np
 
 def _run_full_reduction(kernel, n, args, out, combine):
     """A full reduction split across threads: one partial per part, combined here."""
-    partials = np.empty(threads.num_threads(), out.dtype)
+    partials = np.empty(threads.max_parts(), out.dtype)
     used = threads.run(kernel, n, args, per_part_args=lambda p: (partials[p:p + 1],))
     out[()] = combine(partials[:used])
 

@@ -18,7 +18,7 @@ from nbad.core.ir import IR, Equation, Var
 from nbad.rules.elementwise import mul_p
 from nbad.rules.linalg import dot_general_p
 from nbad.rules.reduce import reduce_sum_p
-from nbad.rules.shape import broadcast_in_dim_p, transpose_p
+from nbad.rules.shape import broadcast_in_dim_p, iota_p, transpose_p
 from nbad.transforms.simplify import simplify
 
 
@@ -174,6 +174,26 @@ def fold_scalar_broadcasts(ir: IR) -> IR:
     return simplify(IR(ir.inputs, equations, ir.outputs, ir.constvars, ir.consts, name=ir.name))
 
 
+def lower_iotas(ir: IR) -> IR:
+    """iota over a multi-dimensional shape is a broadcast of a 1-D ramp: a
+    kernel then reads the ramp by index arithmetic (`eye` = ramp[i] == ramp[j])
+    instead of two materialised n x n integer arrays."""
+    if not any(eq.primitive is iota_p and len(eq.params["shape"]) > 1 for eq in ir.equations):
+        return ir
+    equations = []
+    for eq in ir.equations:
+        shape = eq.params.get("shape", ()) if eq.primitive is iota_p else ()
+        if len(shape) <= 1:
+            equations.append(eq)
+            continue
+        d, dtype = eq.params["dimension"], eq.outputs[0].aval.dtype
+        ramp = Var(ShapedArray((shape[d],), dtype))
+        equations.append(Equation(iota_p, [], [ramp], dict(eq.params, shape=(shape[d],), dimension=0)))
+        equations.append(Equation(broadcast_in_dim_p, [ramp], eq.outputs,
+                                  {"shape": tuple(shape), "broadcast_dimensions": (d,)}))
+    return IR(ir.inputs, equations, ir.outputs, ir.constvars, ir.consts, name=ir.name)
+
+
 def lower_for_cpu(ir: IR) -> IR:
     """All CPU rewrites, in order: after every transformation, before fusion.
 
@@ -184,4 +204,4 @@ def lower_for_cpu(ir: IR) -> IR:
     ir = inline_calls(ir)
     while has_maps(ir):
         ir = inline_calls(lower_maps(ir))
-    return fold_scalar_broadcasts(lower_dots(simplify(ir)))
+    return fold_scalar_broadcasts(lower_dots(lower_iotas(simplify(ir))))
