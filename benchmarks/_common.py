@@ -5,6 +5,9 @@ import time
 
 import numpy as np
 
+# The flags nbad compiles with; the hand-written Numba peers use them too.
+NUMBA_FLAGS = dict(fastmath={"reassoc", "contract", "arcp", "nsz"}, error_model="numpy")
+
 
 def time_call(fn, *args, repeats=7, sample_seconds=0.02, sync=None):
     """Median seconds per call of ``fn(*args)`` after a warm-up call.

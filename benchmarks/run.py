@@ -2,11 +2,19 @@
 
     python benchmarks/run.py [--quick] [--only NAME[,NAME...]] [--repeats N]
 
-Prints two markdown tables (paste them into an issue note): the array
-kernels, then the gradients (issue 3: nbad.jit of grad/value_and_grad/hessian
-vs JAX jit vs autograd, eager, vs a hand-written NumPy gradient; workloads in
-grad_workloads.py). `--only` picks from both tables by (part of) name;
-`--only gradients` runs the whole gradient table. Times are medians of
+Prints markdown tables (paste them into an issue note): the array kernels,
+then the gradients (issue 3: nbad.jit of grad/value_and_grad/hessian vs JAX
+jit vs autograd, eager, vs a hand-written NumPy gradient; workloads in
+grad_workloads.py), then vmap (issue 4: nbad.jit(nbad.vmap(f)) vs
+jax.jit(jax.vmap(f)), vs nbad.vmap(f) called eagerly (outside jit; nbad
+compiles it too), vs the batch vectorised by hand in NumPy and looped by hand
+in Numba (prange over the batch); workloads in vmap_workloads.py: grad and
+grad-of-grad of tanh over 10^6 scalars, a per-example MLP predict over a batch
+of 4096, per-example gradients of a linear model's squared loss). Under the
+vmap table a line says whether the batched MLP compiled to exactly 3 BLAS
+matrix-matrix products with no per-example loop (from jit(...).lower()).
+`--only` picks from all tables by (part of) name; `--only gradients` runs the
+whole gradient table, `--only vmap` the whole vmap table. Times are medians of
 per-call times after warm-up (time.perf_counter). Ratios are peer time / nbad
 time: above 1 means nbad is faster. "compile" is the first call minus the
 steady state; "new shape" is nbad's first call at a new leading size of an
@@ -16,9 +24,10 @@ compiles). The hand-written Numba kernels use the flags nbad uses
 parallel=True where it pays. JAX runs with x64 enabled so float64 compares
 fairly, on JAX arrays created beforehand, with block_until_ready.
 A result that differs from NumPy's is marked in the last column (gradients:
-every peer allclose to the hand-written NumPy gradient, rtol 1e-8, float64).
+every peer allclose to the hand-written NumPy gradient, rtol 1e-8, float64;
+vmap: every peer allclose to the NumPy version, rtol 1e-8, atol 1e-12).
 
-A third table (`--only fresh`, issue 5) times whole fresh processes: the wall
+A last table (`--only fresh`, issue 5) times whole fresh processes: the wall
 time of `python -c '<import, build inputs, call the jitted function once,
 read the result>'` for the MLP training step and SELU; nbad cold (empty
 NBAD_CACHE_DIR) vs warm (the cache the cold run filled), and JAX fresh
@@ -48,8 +57,9 @@ import numpy as np  # noqa: E402
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_HERE, os.path.dirname(_HERE)]  # _common, and the nbad of this checkout
-from _common import first_call, fmt_ratio, fmt_time, markdown_table, time_call  # noqa: E402
+from _common import NUMBA_FLAGS, first_call, fmt_ratio, fmt_time, markdown_table, time_call  # noqa: E402
 import grad_workloads  # noqa: E402
+import vmap_workloads  # noqa: E402
 
 import nbad  # noqa: E402
 import nbad.numpy as jnp  # noqa: E402
@@ -64,7 +74,7 @@ try:
 except ImportError:
     jax = None
 
-FLAGS = dict(fastmath={"reassoc", "contract", "arcp", "nsz"}, error_model="numpy")
+FLAGS = NUMBA_FLAGS  # fastmath={'reassoc', 'contract', 'arcp', 'nsz'}, error_model='numpy'
 LAM = 1.0507
 ALPHA = 1.67326
 
@@ -324,6 +334,102 @@ def grad_table(selected, quick, repeats, errors):
     return failed
 
 
+# --- vmap (issue 4): jit(vmap(...)) vs JAX, nbad eager vmap, NumPy and Numba by hand
+
+VMAP_PEERS = ("nbad", "nbad_eager", "jax", "numpy", "numba")
+
+
+def bench_vmap(w, nss, quick, repeats, errors):
+    """One vmap row: per peer (steady, compile) and the correctness marks."""
+    args = w.make_args(quick, np.random.default_rng(0))
+    sample = 0.005 if quick else 0.05
+    row = {"name": w.name, "ok": [], "missing": []}
+    expected = w.numpy(*args)
+
+    for label in VMAP_PEERS:
+        row[label] = row[label + "_compile"] = None
+        ns = nss.get("nbad" if label == "nbad_eager" else label)
+        sync = call_args = None
+        if label in ("numpy", "numba"):
+            fn, call_args = (w.numpy if label == "numpy" else w.numba), args
+            if fn is None:
+                continue
+        elif not isinstance(ns, vmap_workloads.NS):
+            continue
+        else:
+            try:
+                vmapped = w.vmapped(ns)
+                fn = vmapped if label == "nbad_eager" else ns.jit(vmapped)
+                call_args, sync = ns.to_device(args), ns.sync
+            except Exception as e:
+                fn = e
+        try:
+            if isinstance(fn, Exception):
+                raise fn
+            first, result = first_call(fn, *call_args, sync=sync)
+            steady = time_call(fn, *call_args, repeats=repeats, sample_seconds=sample, sync=sync)
+            row[label] = steady
+            if label not in ("numpy", "numba"):
+                row[label + "_compile"] = max(first - steady, 0.0)
+            if not vmap_workloads.tree_allclose(result, expected, w.rtol, w.atol):
+                row["ok"].append(f"{label.replace('_', ' ')} differs")
+        except Exception as e:  # one broken peer must not hide the other columns
+            row["missing"].append(label)
+            errors.append(f"{w.name} / {label.replace('_', ' ')}: {type(e).__name__}: {e}")
+            if os.environ.get("NBAD_BENCH_TRACEBACK"):
+                traceback.print_exc()
+    return row
+
+
+def vmap_table(selected, quick, repeats, errors):
+    nss = vmap_workloads.namespaces()
+    rows, failed = [], False
+    for w in selected:
+        print(f"running {w.name} ...", file=sys.stderr, flush=True)
+        r = bench_vmap(w, nss, quick, repeats, errors)
+        if r["ok"]:
+            mark = "✗ " + "; ".join(r["ok"])
+        elif "nbad" in r["missing"] or "numpy" in r["missing"]:
+            mark = "error"
+        else:
+            mark = "✓"
+        failed |= mark != "✓" or bool(r["missing"])
+        rows.append([
+            w.name,
+            fmt_time(r["nbad"]), fmt_time(r["nbad_eager"]), fmt_time(r["jax"]), fmt_time(r["numpy"]),
+            fmt_time(r["numba"]),
+            fmt_ratio(r["nbad_eager"], r["nbad"]), fmt_ratio(r["jax"], r["nbad"]),
+            fmt_ratio(r["numpy"], r["nbad"]), fmt_ratio(r["numba"], r["nbad"]),
+            fmt_time(r["nbad_compile"]), fmt_time(r["nbad_eager_compile"]), fmt_time(r["jax_compile"]), mark,
+        ])
+    header = ["vmap", "nbad", "nbad eager vmap", "JAX", "NumPy (by hand)", "Numba (by hand)", "eager/nbad",
+              "JAX/nbad", "NumPy/nbad", "Numba/nbad", "nbad compile", "nbad eager compile", "JAX compile",
+              "= NumPy"]
+    print(markdown_table(header, rows))
+    unavailable = [f"{k} {v}" for k, v in nss.items() if isinstance(v, str)]
+    print(f"\nnbad and JAX: jit(vmap(f)); nbad eager vmap: nbad.vmap(f) called outside jit (it compiles "
+          "too; its first call runs after nbad's jit in this process, so kernels already compiled are "
+          f"reused). vmap_grad_tanh, vmap_grad2_tanh: grad(tanh), grad(grad(tanh)) over "
+          f"{vmap_workloads.TANH_N:,} float64 (linspace(-7, 7)); batched_mlp_predict: predict(params, x) "
+          f"per example, in_axes=(None, 0), {'x'.join(map(str, vmap_workloads.MLP_SIZES))}, tanh, batch "
+          f"{vmap_workloads.MLP_BATCH} (Numba: `X @ W.T` via BLAS in njit, bias + tanh in prange); "
+          f"per_example_grads: grad of (dot(x, w) - y)**2, in_axes=(None, 0, 0), batch "
+          f"{vmap_workloads.PEG_BATCH:,}, {vmap_workloads.PEG_FEATURES} features. Same sizes with --quick."
+          + ("" if not unavailable else " " + "; ".join(unavailable) + "."))
+    if any(w.name == "batched_mlp_predict" for w in selected):
+        try:
+            ok, text = vmap_workloads.mlp_blas_report(nbad)
+            print(text)
+            if not ok:
+                failed = True
+                errors.append("batched_mlp_predict: not 3 BLAS matrix-matrix products without a "
+                              "per-example loop (see above)")
+        except Exception as e:
+            failed = True
+            errors.append(f"batched_mlp_predict / lower(): {type(e).__name__}: {e}")
+    return failed
+
+
 # --- fresh processes: time from process start to first result (disk cache, issue 5)
 
 _FRESH_NBAD = """
@@ -437,30 +543,39 @@ def fresh_process_table(quick, repeats, errors):
     return any(r[-1] != "✓" for r in rows)
 
 
+_TABLE_WORDS = ("grad", "gradients", "vmap", "fresh", "cache")
+
+
+def _all_names(quick):
+    return ([w.name for w in WORKLOADS] + [w.name for w in grad_workloads.grad_workloads(quick)]
+            + [w.name for w in vmap_workloads.vmap_workloads(quick)])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (< 2 minutes)")
     parser.add_argument("--only", help="comma-separated workload names (or parts of names), or 'gradients' "
-                        "for the whole gradient table, 'fresh' for the fresh-process table: "
-                        + ", ".join([w.name for w in WORKLOADS] + [w.name for w in grad_workloads.grad_workloads(False)]))
+                        "for the whole gradient table, 'vmap' for the whole vmap table, 'fresh' for the "
+                        "fresh-process table: " + ", ".join(_all_names(False)))
     parser.add_argument("--repeats", type=int, help="timing samples per measurement (default 7, 3 with --quick)")
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 7)
 
     selected = WORKLOADS
     grad_selected = grad_workloads.grad_workloads(args.quick)
+    vmap_selected = vmap_workloads.vmap_workloads(args.quick)
     fresh = True
     if args.only:
         wanted = [s.strip() for s in args.only.split(",") if s.strip()]
+        names = [s for s in wanted if s not in _TABLE_WORDS]  # table names pick no single workload
         fresh = any(s in ("fresh", "cache") for s in wanted)
-        selected = [w for w in WORKLOADS if any(s in w.name for s in wanted)]
+        selected = [w for w in WORKLOADS if any(s in w.name for s in names)]
         grad_selected = [w for w in grad_selected
-                         if any(s in w.name or s in ("grad", "gradients") for s in wanted)]
-        if not selected and not grad_selected and not fresh:
+                         if any(s in w.name for s in names) or any(s in ("grad", "gradients") for s in wanted)]
+        vmap_selected = [w for w in vmap_selected if any(s in w.name for s in names) or "vmap" in wanted]
+        if not selected and not grad_selected and not vmap_selected and not fresh:
             parser.error(f"--only {args.only!r} matches no workload; choose from "
-                         + ", ".join([w.name for w in WORKLOADS]
-                                     + [w.name for w in grad_workloads.grad_workloads(args.quick)])
-                         + ", gradients, fresh")
+                         + ", ".join(_all_names(args.quick)) + ", gradients, vmap, fresh")
 
     from nbad.codegen import threads as nbad_threads
 
@@ -501,16 +616,21 @@ def main(argv=None):
         if rows:
             print()
         grad_failed = grad_table(grad_selected, args.quick, repeats, errors)
+    vmap_failed = False
+    if vmap_selected:
+        if rows or grad_selected:
+            print()
+        vmap_failed = vmap_table(vmap_selected, args.quick, repeats, errors)
     fresh_failed = False
     if fresh:
-        if rows or grad_selected:
+        if rows or grad_selected or vmap_selected:
             print()
         fresh_failed = fresh_process_table(args.quick, min(repeats, 3), errors)
     if errors:
         print("\nerrors (set NBAD_BENCH_TRACEBACK=1 for tracebacks):")
         for e in errors:
             print(f"- {e}")
-    return 1 if errors or grad_failed or fresh_failed or any(r[-1] != "✓" for r in rows) else 0
+    return 1 if errors or grad_failed or vmap_failed or fresh_failed or any(r[-1] != "✓" for r in rows) else 0
 
 
 if __name__ == "__main__":
