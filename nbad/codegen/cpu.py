@@ -271,7 +271,7 @@ class KernelSource:
         buf.line("for c in range(lo, hi):")
         with buf.indent():
             buf.line(f"acc = {identity}")
-            buf.line(f"for i0 in range(c * {c}, min(n0, (c + 1) * {c})):")
+            buf.line(f"for i0 in range(np.uint64(c * {c}), np.uint64(min(n0, (c + 1) * {c}))):")
             with buf.indent():
                 accumulate("acc")
             buf.line(f"total = {combine('total', 'acc')}")
@@ -286,7 +286,10 @@ class KernelSource:
         first = groups[0]
         if parallel_outer:
             self.split_extent = self.sizes[first]
-            buf.line(f"for i{first} in range(lo, hi):")
+            # Unsigned: Numba then skips negative-index wraparound on every access,
+            # which otherwise keeps LLVM from vectorising contiguous loads (it
+            # cannot prove lo >= 0): 73 instead of 117 instructions per 4 tanh.
+            buf.line(f"for i{first} in range(np.uint64(lo), np.uint64(hi)):")
         else:
             buf.line(f"for i{first} in range(n{first}):")
         with buf.indent():
