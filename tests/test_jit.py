@@ -378,6 +378,14 @@ def test_matrix_products_split_across_threads(monkeypatch):
         f = nbad.jit(lambda A, B, G: (jnp.tanh(A @ B), A.T @ G, G @ B.T))
         for got, want in zip(f(A, B, G), (np.tanh(A @ B), A.T @ G, G @ B.T)):
             assert_same(got, want, rtol=1e-13)
+        # elementwise epilogues run inside the split product, on the rows just computed:
+        # row-broadcast (2-D kernel) and collapsed (1-D kernel over rows * columns)
+        b = rng.standard_normal(7)
+        g = nbad.jit(lambda A, B, G, b: (jnp.tanh(A @ B + b), jnp.exp(G @ B.T) * 2.0))
+        source = g.lower(A, B, G, b).driver_source
+        assert source.count("after each part of dot_general") == 2
+        for got, want in zip(g(A, B, G, b), (np.tanh(A @ B + b), np.exp(G @ B.T) * 2.0)):
+            assert_same(got, want, rtol=1e-13)
     finally:
         nbad.config.update("num_threads", None)
 

@@ -99,7 +99,19 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
     kernels = []
     body = IndentedBuffer()
     with body.indent():
+        fused: set[int] = set()  # kernels run inside a matrix product before them
         for step_no, step in enumerate(plan.steps):
+            if step_no in fused:
+                continue
+            epilogue = _epilogue_of(plan.steps, step_no) if isinstance(step, LibraryStep) else None
+            if epilogue is not None:
+                ck = _emit_matmul_with_epilogue(body, step, plan.steps[epilogue], names, namespace,
+                                                pooled_ids, owned, num_threads, len(kernels), step_no)
+                if ck is not None:
+                    kernels.append(ck)
+                    owned.add(step.equation.outputs[0].id)
+                    fused.add(epilogue)
+                    continue
             if isinstance(step, Kernel):
                 kernels.append(_emit_kernel_call(body, step, names, namespace, pooled_ids, owned,
                                                  num_threads, len(kernels)))
@@ -160,36 +172,47 @@ def _run_full_reduction(kernel, n, args, out, combine):
     out[()] = combine(partials[:used])
 
 
+class _KernelCall:
+    """A kernel's compiled dispatcher, call arguments and how its loop is split."""
+
+    def __init__(self, kernel: Kernel, names, namespace, pooled_ids, owned, num_threads, idx, buf):
+        ks = KernelSource(kernel)
+        self.ks, self.ck = ks, compiled_kernel(ks)
+        work = _prod(list(kernel.shape)) * max(ks.cost, 1)
+        self.extent = ks.split_extent
+        self.parallel = (num_threads > 1 and self.extent is not None and self.extent > 1
+                         and work >= PARALLEL_MIN_WORK)
+        self.kname = f"_k{idx}"
+        namespace[self.kname] = self.ck.dispatcher()
+        args = [str(n) for n in ks.sizes]
+        for j, (value, dtype) in enumerate(ks.constants):
+            cname = f"_c{idx}_{j}"
+            namespace[cname] = np.asarray(value, dtype)[()]  # a NumPy scalar: Numba types it exactly
+            args.append(cname)
+        self.input_refs = {}
+        for inp in kernel.inputs:
+            target, _ = ks.input_layout(inp)
+            ref = names[inp.buffer.id]
+            if target is not None and tuple(target) != inp.buffer.aval.shape:
+                ref = f"{ref}.reshape({target!r})"
+            self.input_refs[inp.buffer.id] = target
+            args.append(ref)
+        for var in ks.out_vars:
+            name = f"b{var.id}"
+            names[var.id] = name
+            if var.id not in pooled_ids:
+                buf.line(f"{name} = _empty({var.aval.shape!r}, {_dtype_global(namespace, var)})")
+                owned.add(var.id)
+            target = ks.output_target(var)
+            args.append(name if tuple(target) == var.aval.shape else f"{name}.reshape({target!r})")
+        self.args = args
+        self.comment = f"  # {self.ck.name}"
+
+
 def _emit_kernel_call(buf, kernel: Kernel, names, namespace, pooled_ids, owned, num_threads, idx):
-    ks = KernelSource(kernel)
-    ck = compiled_kernel(ks)
-    work = _prod(list(kernel.shape)) * max(ks.cost, 1)
-    extent = ks.split_extent
-    parallel = num_threads > 1 and extent is not None and extent > 1 and work >= PARALLEL_MIN_WORK
-    kname = f"_k{idx}"
-    namespace[kname] = ck.dispatcher()
-    call_args = [str(n) for n in ks.sizes]
-    for j, (value, dtype) in enumerate(ks.constants):
-        cname = f"_c{idx}_{j}"
-        namespace[cname] = np.asarray(value, dtype)[()]  # a NumPy scalar: Numba types it exactly
-        call_args.append(cname)
-    for inp in kernel.inputs:
-        target, _ = ks.input_layout(inp)
-        ref = names[inp.buffer.id]
-        if target is not None and tuple(target) != inp.buffer.aval.shape:
-            ref = f"{ref}.reshape({target!r})"
-        call_args.append(ref)
-    for var in ks.out_vars:
-        name = f"b{var.id}"
-        names[var.id] = name
-        if var.id not in pooled_ids:
-            buf.line(f"{name} = _empty({var.aval.shape!r}, {_dtype_global(namespace, var)})")
-            owned.add(var.id)
-        target = ks.output_target(var)
-        ref = name if tuple(target) == var.aval.shape else f"{name}.reshape({target!r})"
-        call_args.append(ref)
-    comment = f"  # {ck.name}"
-    if not parallel:
+    call = _KernelCall(kernel, names, namespace, pooled_ids, owned, num_threads, idx, buf)
+    ks, kname, extent, call_args, comment = call.ks, call.kname, call.extent, call.args, call.comment
+    if not call.parallel:
         buf.line(f"{kname}(0, {1 if extent is None else extent}, {', '.join(call_args)}){comment}")
     elif ks.full_reduction:
         combine = f"_combine_{kernel.reduce_eq.primitive.reducer.name}"
@@ -201,7 +224,58 @@ def _emit_kernel_call(buf, kernel: Kernel, names, namespace, pooled_ids, owned, 
     else:
         namespace["_run"] = threads.run
         buf.line(f"_run({kname}, {extent}, ({', '.join(call_args)},)){comment}, split across threads")
-    return ck
+    return call.ck
+
+
+def _step_outputs(step):
+    return step.outputs if isinstance(step, Kernel) else step.equation.outputs
+
+
+def _epilogue_of(steps, i):
+    """The index of the first kernel reading library step i's result, if every
+    other input of that kernel is already computed when step i runs."""
+    result = steps[i].equation.outputs[0].id
+    later = set()
+    for j in range(i + 1, len(steps)):
+        step = steps[j]
+        if isinstance(step, Kernel) and any(inp.buffer.id == result for inp in step.inputs):
+            if any(inp.buffer.id in later for inp in step.inputs):
+                return None
+            return j
+        later.update(v.id for v in _step_outputs(step))
+    return None
+
+
+def _emit_matmul_with_epilogue(buf, lib_step, kernel: Kernel, names, namespace, pooled_ids, owned,
+                               num_threads, idx, step_no):
+    """A split matrix product whose next step is an elementwise kernel over its
+    rows: each thread runs the kernel on the rows it has just multiplied, while
+    they are in cache (XLA fuses such epilogues into the dot the same way).
+    Returns the kernel, or None (nothing emitted) if the pair does not fit."""
+    eq = lib_step.equation
+    split = _split_matmul_operands(eq, num_threads)
+    if split is None or kernel.kind != "elementwise":
+        return None
+    out = eq.outputs[0]
+    m, n = out.aval.shape
+    if not any(inp.buffer.id == out.id for inp in kernel.inputs):
+        return None
+    probe = KernelSource(kernel)
+    if probe.full_reduction or probe.split_extent not in (m, m * n):
+        return None
+    layout, _ = probe.input_layout(next(i for i in kernel.inputs if i.buffer.id == out.id))
+    if layout is None or layout[0] != probe.split_extent:
+        return None  # the kernel does not read the product row by row
+    rows = f"b{out.id}"
+    names[out.id] = rows
+    buf.line(f"{rows} = _empty({out.aval.shape!r}, {_dtype_global(namespace, out)})")
+    call = _KernelCall(kernel, names, namespace, pooled_ids, owned, num_threads, idx, buf)
+    fname = f"_matmul{step_no}"
+    namespace[fname] = _matmul_then(*split, call.extent // m)
+    a, b = (names[v.id] for v in eq.inputs)
+    buf.line(f"{fname}({a}, {b}, {rows}, {call.kname}, ({', '.join(call.args)},))"
+             f"{call.comment}, after each part of {eq.primitive.name}")
+    return call.ck
 
 
 SPLIT_MATMUL_MIN_FLOPS = 4_000_000  # below this a BLAS call is too short to share
@@ -235,13 +309,38 @@ def _split_matmul(transpose_a, transpose_b, out_dtype):
     return matmul
 
 
-def _library_impl(eq, num_threads):
+def _matmul_then(transpose_a, transpose_b, per_row):
+    """out = A @ B by row blocks across threads, each block followed by
+    kernel(lo*per_row, hi*per_row, *kernel_args) on the same rows."""
+
+    def run(lhs, rhs, out, kernel, kernel_args):
+        a = lhs.T if transpose_a else lhs
+        b = rhs.T if transpose_b else rhs
+
+        def part(lo, hi):
+            np.dot(a[lo:hi], b, out=out[lo:hi])
+            kernel(lo * per_row, hi * per_row, *kernel_args)
+
+        threads.run(part, a.shape[0], ())
+
+    return run
+
+
+def _split_matmul_operands(eq, num_threads):
+    """(transpose A, transpose B) if eq is a matrix product worth splitting by rows."""
     operands = _matrix_product_operands(eq)
     if (operands is not None and num_threads > 1 and threads.blas_single_threaded()
             and eq.outputs[0].aval.dtype.kind in "fc"):
         (m, n), k = eq.outputs[0].aval.shape, eq.inputs[0].aval.size // eq.outputs[0].aval.shape[0]
         if 2 * m * n * k >= SPLIT_MATMUL_MIN_FLOPS and m >= 2 * num_threads:
-            return _split_matmul(*operands, eq.outputs[0].aval.dtype)
+            return operands
+    return None
+
+
+def _library_impl(eq, num_threads):
+    split = _split_matmul_operands(eq, num_threads)
+    if split is not None:
+        return _split_matmul(*split, eq.outputs[0].aval.dtype)
     return functools.partial(eq.primitive.impl, **eq.params)
 
 
