@@ -50,3 +50,24 @@ def test_vmap_first_argument_only(fn, args):
     in_axes = (0,) + (None,) * (len(args) - 1)
     got = apply_vmap(fn, tuple(batched), {}, in_axes, 0, None, "f")
     _close(got, _loop(fn, batched, [True] + [False] * (len(args) - 1)))
+
+
+def _scalar_loss(fn):
+    import nbad.numpy as jnp
+
+    def loss(*args):
+        outs = [o for o in tree_util.tree_leaves(fn(*args)) if jnp.asarray(o).dtype.kind in "fc"]
+        return sum(jnp.sum(jnp.real(o) * jnp.real(o)) for o in outs)
+
+    return loss
+
+
+@pytest.mark.parametrize("fn,args", [c for c in CASES if np.asarray(c.values[1][0]).dtype.kind == "f"])
+def test_vmap_of_grad_equals_loop(fn, args):
+    """Per-example gradients: the backward pass's primitives are batched too."""
+    import nbad
+
+    g = nbad.grad(_scalar_loss(fn))
+    batched = _batch(args)
+    got = apply_vmap(g, tuple(batched), {}, 0, 0, None, "grad_f")
+    _close(got, _loop(g, batched, [True] * len(args)))
