@@ -17,7 +17,7 @@ import numpy as np
 
 from nbad.codegen import threads
 from nbad.codegen.cpu import IndentedBuffer, KernelSource, _prod, compiled_kernel
-from nbad.codegen.fusion import Kernel, LibraryStep, Plan
+from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep
 from nbad.core.array import Array
 from nbad.core.ir import Literal, Var
 from nbad.errors import NbadCompileError
@@ -117,7 +117,7 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
                                                  num_threads, len(kernels)))
             else:
                 call_args = _emit_library_call(body, step, names, namespace, step_no, num_threads)
-                if isinstance(step, LibraryStep):
+                if isinstance(step, LibraryStep) and call_args is not None:
                     for v in step.equation.outputs:
                         library_inputs[v.id] = call_args
         results = []
@@ -344,8 +344,40 @@ def _library_impl(eq, num_threads):
     return functools.partial(eq.primitive.impl, **eq.params)
 
 
+# Views the driver writes as NumPy methods: a call through the primitive's impl
+# costs microseconds, which small programs (a Hessian, a gradient step) feel.
+_RESHAPES = ("reshape", "squeeze", "expand_dims")
+
+
+def _view_source(eq, x: str) -> str | None:
+    name = eq.primitive.name
+    if name in _RESHAPES:
+        return f"{x}.reshape({tuple(eq.outputs[0].aval.shape)!r})"
+    if name == "transpose":
+        return f"{x}.transpose({tuple(eq.params['permutation'])!r})"
+    return None
+
+
 def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1):
+    """A library or view step. Returns the names its result was computed from,
+    or None when the result is a constant computed once, here (iota, full):
+    a program output must then be copied."""
     eq = step.equation
+    outs = [f"b{v.id}" for v in eq.outputs]
+    for v, o in zip(eq.outputs, outs):
+        names[v.id] = o
+    if all(isinstance(a, Literal) for a in eq.inputs) and not eq.primitive.multiple_results:
+        value = np.asarray(eq.primitive.impl(*[a.value for a in eq.inputs], **eq.params))
+        value.flags.writeable = False
+        cname = f"_const{step_no}"
+        namespace[cname] = value
+        buf.line(f"{outs[0]} = {cname}  # {eq.primitive.name}, computed once")
+        return None
+    if isinstance(step, ViewStep) and isinstance(eq.inputs[0], Var):
+        view = _view_source(eq, names[eq.inputs[0].id])
+        if view is not None:
+            buf.line(f"{outs[0]} = {view}  # {eq.primitive.name}")
+            return [names[eq.inputs[0].id]]
     fname = f"_{eq.primitive.name}{step_no}"
     namespace[fname] = _library_impl(eq, num_threads)
     args = []
@@ -356,9 +388,6 @@ def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1):
             args.append(lname)
         else:
             args.append(names[a.id])
-    outs = [f"b{v.id}" for v in eq.outputs]
-    for v, o in zip(eq.outputs, outs):
-        names[v.id] = o
     if eq.primitive.multiple_results:
         buf.line(f"{', '.join(outs)}, = {fname}({', '.join(args)})")
     else:
