@@ -22,7 +22,13 @@ from nbad.core.array import Array
 from nbad.core.ir import Literal, Var
 from nbad.errors import NbadCompileError
 
-PARALLEL_MIN_WORK = 200_000   # elements × body cost below which threads cost more than they save
+# elements × body cost (cpu.py: ~1 per operation, 8 per math call) below which a
+# loop runs on the calling thread alone. One unit is 0.02-0.2 ns of serial work,
+# so this is ~0.1-1 ms: waking an idle core of a virtual machine takes ~0.3 ms
+# (a queue ping-pong between two threads, measured), and a split loop that
+# waits for one costs more than it saves (a 500 x 500 Hessian: 75 us serial,
+# 170-450 us split with the threshold at 200_000).
+PARALLEL_MIN_WORK = 5_000_000
 
 
 def _as_output(x):

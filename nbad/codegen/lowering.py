@@ -14,7 +14,7 @@ where blocking for the cache wins.
 from __future__ import annotations
 
 from nbad.core.avals import ShapedArray
-from nbad.core.ir import IR, Equation, Var
+from nbad.core.ir import IR, Equation, Literal, Var
 from nbad.rules.elementwise import mul_p
 from nbad.rules.linalg import dot_general_p
 from nbad.rules.reduce import reduce_sum_p
@@ -194,6 +194,96 @@ def lower_iotas(ir: IR) -> IR:
     return IR(ir.inputs, equations, ir.outputs, ir.constvars, ir.consts, name=ir.name)
 
 
+def _inverse(perm):
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return tuple(inv)
+
+
+def sink_transposes(ir: IR) -> IR:
+    """transpose(elementwise(...)) -> elementwise(transposed operands) when the
+    elementwise value has no other use and its operands are scalars, broadcasts
+    of smaller arrays or elementwise values of those (recomputed in the new
+    order if they have other uses): the loop then writes the transposed layout
+    directly instead of a copy afterwards (a jacfwd's result: the batch of
+    tangents is the last axis)."""
+    producer = {v.id: eq for eq in ir.equations for v in eq.outputs}
+    uses: dict[int, int] = {}
+    for eq in ir.equations:
+        for a in eq.inputs:
+            if isinstance(a, Var):
+                uses[a.id] = uses.get(a.id, 0) + 1
+    for a in ir.outputs:
+        if isinstance(a, Var):
+            uses[a.id] = uses.get(a.id, 0) + 1
+
+    def cheap(atom) -> bool:
+        """Can `atom` be recomputed in a permuted layout without strided reads?"""
+        if isinstance(atom, Literal) or atom.aval.shape == ():
+            return True
+        eq = producer.get(atom.id)
+        if eq is None:
+            return False
+        if eq.primitive is broadcast_in_dim_p:
+            return eq.inputs[0].aval.ndim < atom.aval.ndim
+        return eq.primitive.kind == "elementwise" and all(cheap(a) for a in eq.inputs)
+
+    new_eqs: list[Equation] = []
+    memo: dict = {}
+
+    def permuted(atom, perm):
+        if isinstance(atom, Literal) or atom.aval.shape == ():
+            return atom
+        key = (atom.id, tuple(perm))
+        if key not in memo:
+            memo[key] = _permuted(atom, perm)
+        return memo[key]
+
+    def _permuted(atom, perm):
+        eq = producer[atom.id]
+        shape = tuple(atom.aval.shape[p] for p in perm)
+        out = Var(atom.aval.update(shape=shape))
+        if eq.primitive is broadcast_in_dim_p:
+            inv = _inverse(perm)
+            src = eq.inputs[0]
+            dims = [inv[d] for d in eq.params["broadcast_dimensions"]]
+            order = sorted(range(len(dims)), key=lambda k: dims[k])
+            if order != list(range(len(dims))):
+                t = Var(src.aval.update(shape=tuple(src.aval.shape[k] for k in order)))
+                new_eqs.append(Equation(transpose_p, [src], [t], {"permutation": tuple(order)}))
+                src = t
+            new_eqs.append(Equation(broadcast_in_dim_p, [src], [out],
+                                    {"shape": shape, "broadcast_dimensions": tuple(sorted(dims))}))
+        else:
+            ins = [permuted(a, perm) for a in eq.inputs]
+            new_eqs.append(Equation(eq.primitive, ins, [out], eq.params))
+        return out
+
+    replaced: dict[int, Var] = {}
+    sunk: set[int] = set()
+    for eq in ir.equations:
+        if eq.primitive is transpose_p and isinstance(eq.inputs[0], Var):
+            src = producer.get(eq.inputs[0].id)
+            if (src is not None and src.primitive.kind == "elementwise"
+                    and uses.get(eq.inputs[0].id, 0) == 1 and all(cheap(a) for a in src.inputs)):
+                replaced[eq.outputs[0].id] = permuted(eq.inputs[0], eq.params["permutation"])
+                sunk.add(id(eq))
+                continue
+        new_eqs.append(eq)
+    if not sunk:
+        return ir
+    from nbad.transforms.simplify import simplify
+
+    # the permuted copies read the same sources; the originals become dead
+    outputs = [replaced.get(a.id, a) if isinstance(a, Var) else a for a in ir.outputs]
+    equations = []
+    for eq in new_eqs:
+        ins = [replaced.get(a.id, a) if isinstance(a, Var) else a for a in eq.inputs]
+        equations.append(Equation(eq.primitive, ins, eq.outputs, eq.params))
+    return simplify(IR(ir.inputs, equations, outputs, ir.constvars, ir.consts, name=ir.name))
+
+
 def lower_for_cpu(ir: IR) -> IR:
     """All CPU rewrites, in order: after every transformation, before fusion.
 
@@ -204,4 +294,4 @@ def lower_for_cpu(ir: IR) -> IR:
     ir = inline_calls(ir)
     while has_maps(ir):
         ir = inline_calls(lower_maps(ir))
-    return fold_scalar_broadcasts(lower_dots(lower_iotas(simplify(ir))))
+    return fold_scalar_broadcasts(lower_dots(sink_transposes(lower_iotas(simplify(ir)))))

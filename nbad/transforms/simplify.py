@@ -80,6 +80,15 @@ def _freeze(value):
     return value
 
 
+_RESHAPES = ("reshape", "squeeze", "expand_dims")
+
+
+def _reshape_p():
+    from nbad.rules.shape import reshape_p
+
+    return reshape_p
+
+
 def simplify(ir: IR) -> IR:
     subst: dict[int, object] = {}
 
@@ -90,9 +99,18 @@ def simplify(ir: IR) -> IR:
 
     equations = []
     seen: dict = {}
+    reshaped_from: dict[int, object] = {}  # var id -> the atom it is a reshape of
     for eq in ir.equations:
         ins = [read(a) for a in eq.inputs]
         eq = Equation(eq.primitive, ins, eq.outputs, eq.params)
+        if eq.primitive.name in _RESHAPES:
+            # a reshape of a reshape (squeeze, expand_dims) is one reshape of the original
+            source = reshaped_from.get(ins[0].id, ins[0]) if isinstance(ins[0], Var) else ins[0]
+            reshaped_from[eq.outputs[0].id] = source
+            if source is not ins[0] or eq.primitive.name != "reshape":
+                eq = Equation(_reshape_p(), [source], eq.outputs,
+                              {"new_sizes": tuple(eq.outputs[0].aval.shape)})
+                ins = [source]
         if not eq.primitive.multiple_results:
             replacement = _identity(eq, ins) or _fold_constant(eq, ins)
             if replacement is not None:
