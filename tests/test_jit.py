@@ -460,3 +460,28 @@ def test_thread_pool_runs_every_chunk_once_and_reraises_errors():
         assert partials[:used].sum() == 50
     finally:
         nbad.config.update("num_threads", None)
+
+
+def test_transposes_sink_into_loops_over_broadcasts():
+    """jacfwd's result has the batch of tangents last: the loop writes that
+    layout (no transposed copy); a transpose of full-size data stays a view."""
+    x = rng.standard_normal(6)
+    h = nbad.jit(nbad.hessian(lambda x: jnp.sum(jnp.sin(x) * x ** 2)))
+    want = np.diag(-np.sin(x) * x ** 2 + 4 * x * np.cos(x) + 2 * np.sin(x))
+    np.testing.assert_allclose(h(x), want, rtol=1e-12, atol=1e-15)
+    assert ".transpose(" not in h.lower(x).driver_source
+    u, v = rng.standard_normal(4), rng.standard_normal(3)
+    outer = nbad.jit(lambda u, v: (jnp.exp(u[:, None]) * v[None, :] + 1.0).T)
+    assert_same(outer(u, v), (np.exp(u[:, None]) * v + 1.0).T, rtol=1e-14)
+    assert ".transpose(" not in outer.lower(u, v).driver_source
+    A = rng.standard_normal((4, 3))
+    full = nbad.jit(lambda A: (jnp.exp(A) + 1.0).T)
+    assert_same(full(A), (np.exp(A) + 1.0).T, rtol=1e-14)
+
+
+def test_reshape_chains_fold_into_one():
+    ir = nbad.make_ir(lambda x: jnp.expand_dims(x, 0).reshape(2, 3)[None].squeeze(0) * 2.0)(
+        np.ones((2, 3)))
+    assert [eq.primitive.name for eq in ir.equations] == ["mul"]
+    ir = nbad.make_ir(lambda x: x.reshape(6)[None, :].reshape(3, 2))(np.ones((2, 3)))
+    assert [eq.primitive.name for eq in ir.equations] == ["reshape"]
