@@ -485,3 +485,32 @@ def test_reshape_chains_fold_into_one():
     assert [eq.primitive.name for eq in ir.equations] == ["mul"]
     ir = nbad.make_ir(lambda x: x.reshape(6)[None, :].reshape(3, 2))(np.ones((2, 3)))
     assert [eq.primitive.name for eq in ir.equations] == ["reshape"]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_matrix_product_buffers_are_reused_but_results_never_alias(monkeypatch, threads):
+    """Intermediate products are written into buffers kept between calls
+    (np.dot(..., out=)); results the caller holds must not change later."""
+    monkeypatch.setattr(driver, "SPLIT_MATMUL_MIN_FLOPS", 0)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    nbad.config.update("num_threads", threads)
+    try:
+        def f(A, B, v):
+            h = jnp.tanh(A @ B)           # fused epilogue (split) or kernel (one thread)
+            g = h.T @ A                   # a transposed product, pooled
+            return g * 2.0, h @ v, (A @ B).T
+
+        f_jit = nbad.jit(f)
+        A, B, v = rng.standard_normal((8, 5)), rng.standard_normal((5, 6)), rng.standard_normal(6)
+        first = f_jit(A, B, v)
+        kept = [np.array(r) for r in first]
+        A2 = rng.standard_normal((8, 5))
+        second = f_jit(A2, B, v)
+        for r, k in zip(first, kept):
+            np.testing.assert_array_equal(r, k)
+        for got, x in ((first, A), (second, A2)):
+            h = np.tanh(x @ B)
+            for g, w in zip(got, (h.T @ x * 2.0, h @ v, (x @ B).T)):
+                assert_same(g, w, rtol=1e-13)
+    finally:
+        nbad.config.update("num_threads", None)

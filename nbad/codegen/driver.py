@@ -95,8 +95,14 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
         names[v.id] = f"c{j}"
         namespace[f"c{j}"] = c
     output_ids = {a.id for a in ir.outputs if isinstance(a, Var)}
+    # Intermediates are kept between calls: a fresh multi-megabyte buffer costs
+    # page faults on every call once malloc has returned freed memory to the
+    # system (a third of an MLP step's time, measured).
     intermediates = [v for step in plan.steps if isinstance(step, Kernel)
                      for v in step.outputs if v.id not in output_ids]
+    intermediates += [step.equation.outputs[0] for step in plan.steps
+                      if isinstance(step, LibraryStep) and _writes_into_buffer(step.equation)
+                      and step.equation.outputs[0].id not in output_ids]
     pooled = intermediates if sum(v.aval.size * v.aval.dtype.itemsize
                                   for v in intermediates) <= POOL_MAX_BYTES else []
     pooled_ids = {v.id for v in pooled}
@@ -115,14 +121,14 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
                                                 pooled_ids, owned, num_threads, len(kernels), step_no)
                 if ck is not None:
                     kernels.append(ck)
-                    owned.add(step.equation.outputs[0].id)
                     fused.add(epilogue)
                     continue
             if isinstance(step, Kernel):
                 kernels.append(_emit_kernel_call(body, step, names, namespace, pooled_ids, owned,
                                                  num_threads, len(kernels)))
             else:
-                call_args = _emit_library_call(body, step, names, namespace, step_no, num_threads)
+                call_args = _emit_library_call(body, step, names, namespace, step_no, num_threads,
+                                               pooled_ids)
                 if isinstance(step, LibraryStep) and call_args is not None:
                     for v in step.equation.outputs:
                         library_inputs[v.id] = call_args
@@ -274,7 +280,9 @@ def _emit_matmul_with_epilogue(buf, lib_step, kernel: Kernel, names, namespace, 
         return None  # the kernel does not read the product row by row
     rows = f"b{out.id}"
     names[out.id] = rows
-    buf.line(f"{rows} = _empty({out.aval.shape!r}, {_dtype_global(namespace, out)})")
+    if out.id not in pooled_ids:
+        buf.line(f"{rows} = _empty({out.aval.shape!r}, {_dtype_global(namespace, out)})")
+        owned.add(out.id)
     call = _KernelCall(kernel, names, namespace, pooled_ids, owned, num_threads, idx, buf)
     fname = f"_matmul{step_no}"
     namespace[fname] = _matmul_then(*split, call.extent // m)
@@ -305,10 +313,11 @@ def _split_matmul(transpose_a, transpose_b, out_dtype):
     pinned to one thread (as benchmarks and shared machines often do; a
     multi-threaded BLAS is left to share the work itself)."""
 
-    def matmul(lhs, rhs):
+    def matmul(lhs, rhs, out=None):
         a = lhs.T if transpose_a else lhs
         b = rhs.T if transpose_b else rhs
-        out = np.empty((a.shape[0], b.shape[1]), out_dtype)
+        if out is None:
+            out = np.empty((a.shape[0], b.shape[1]), out_dtype)
         threads.run(lambda lo, hi: np.dot(a[lo:hi], b, out=out[lo:hi]), a.shape[0], ())
         return out
 
@@ -359,12 +368,17 @@ def _plain_dot(eq):
     t_lhs = lhs.aval.ndim == 2 and lc[0] == 0
     t_rhs = rhs.aval.ndim == 2 and rc[0] == 1
     if t_lhs and t_rhs:
-        return lambda a, b: np.dot(a.T, b.T)
+        return lambda a, b, out=None: np.dot(a.T, b.T, out=out)
     if t_lhs:
-        return lambda a, b: np.dot(a.T, b)
+        return lambda a, b, out=None: np.dot(a.T, b, out=out)
     if t_rhs:
-        return lambda a, b: np.dot(a, b.T)
+        return lambda a, b, out=None: np.dot(a, b.T, out=out)
     return np.dot
+
+
+def _writes_into_buffer(eq) -> bool:
+    """Whether the driver runs this library step as np.dot(..., out=buffer)."""
+    return _plain_dot(eq) is not None and eq.outputs[0].aval.ndim >= 1
 
 
 def _library_impl(eq, num_threads):
@@ -388,7 +402,7 @@ def _view_source(eq, x: str) -> str | None:
     return None
 
 
-def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1):
+def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1, pooled_ids=frozenset()):
     """A library or view step. Returns the names its result was computed from,
     or None when the result is a constant computed once, here (iota, full):
     a program output must then be copied."""
@@ -410,6 +424,8 @@ def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1):
             return [names[eq.inputs[0].id]]
     fname = f"_{eq.primitive.name}{step_no}"
     namespace[fname] = _library_impl(eq, num_threads)
+    into = (f", out={outs[0]}" if len(outs) == 1 and eq.outputs[0].id in pooled_ids
+            and _writes_into_buffer(eq) else "")
     args = []
     for j, a in enumerate(eq.inputs):
         if isinstance(a, Literal):
@@ -420,6 +436,8 @@ def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1):
             args.append(names[a.id])
     if eq.primitive.multiple_results:
         buf.line(f"{', '.join(outs)}, = {fname}({', '.join(args)})")
+    elif into:
+        buf.line(f"{fname}({', '.join(args)}{into})")
     else:
         buf.line(f"{outs[0]} = {fname}({', '.join(args)})")
     return [a for a in args if not a.startswith("lit")]
