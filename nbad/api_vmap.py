@@ -11,8 +11,9 @@
     by it. Called directly, a vmapped function is compiled and cached like a
     jitted one: a vmap outside jit is not a Python loop over examples.
 
-Arguments with in_axes=None that are Python ints or bools are passed to f as
-they are (static, part of the compilation key), so `range(n)` works on them.
+Arguments with in_axes=None that are not array data (ints, bools, strings,
+functions) are passed to f as they are (static, part of the compilation key),
+so `range(n)` works on them; unmapped arrays and floats are shared operands.
 """
 from __future__ import annotations
 
@@ -29,7 +30,6 @@ from nbad.rules.map import bind_map
 from nbad.transforms.simplify import simplify
 
 _ARRAY_TYPES = (np.ndarray, np.generic, Tracer)
-_STATIC_TYPES = (bool, int)
 
 
 def _fn_name(fun) -> str:
@@ -105,11 +105,7 @@ class _Flat:
     def _normalize(self, name):
         for k, (x, ax) in enumerate(zip(self.leaves, self.axes)):
             if ax is None:
-                if not isinstance(x, _ARRAY_TYPES + _STATIC_TYPES + (float, complex)):
-                    raise NbadTypeError(
-                        f"vmap({name}): {self.where[k]} has a leaf of type {type(x).__name__} "
-                        f"({x!r:.60}); vmap arguments must be arrays, scalars or pytrees of them")
-                continue
+                continue  # passed to the function as it is (arrays become shared operands)
             if not isinstance(x, _ARRAY_TYPES):
                 if isinstance(x, (bool, int, float, complex)):
                     x = np.asarray(x)
@@ -237,6 +233,20 @@ def _unmapped_output(body: IR, j, args):
     return eval_ir(sub, vals)[0]
 
 
+def _is_static(arg) -> bool:
+    """An unmapped argument that is not array data (an int, a flag, a string, a
+    function): compiled into the program, as JAX's vmap passes it through."""
+    leaves = tree_util.tree_leaves(arg)
+    if any(isinstance(x, _ARRAY_TYPES + (float, complex)) and not isinstance(x, bool)
+           for x in leaves):
+        return False
+    try:
+        hash(arg)
+    except TypeError:
+        return False
+    return True
+
+
 def _is_top_level(args, kwargs) -> bool:
     if current_level():
         return False
@@ -277,7 +287,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
             return jitted(())(*args, **kwargs)
         per_arg = tuple(in_axes) if not simple_axes else (None,) * len(args)
         static_pos = tuple(i for i, (a, ax) in enumerate(zip(args, per_arg))
-                           if ax is None and type(a) in _STATIC_TYPES)
+                           if ax is None and _is_static(a))
         return jitted(static_pos)(*args, **kwargs)
 
     return vmap_f

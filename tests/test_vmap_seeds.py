@@ -225,9 +225,13 @@ def test_error_mapped_output_with_out_axes_none():
         nbad.vmap(jnp.sin, out_axes=None)(np.ones(3))
 
 
-def test_error_non_array_argument():
+def test_non_array_arguments():
+    # unmapped: passed through to the function, as in JAX; mapped: an error
+    f = nbad.vmap(lambda s, x: x * 2.0 if s == "double" else x, in_axes=(None, 0))
+    np.testing.assert_array_equal(f("double", np.ones(3)), np.full(3, 2.0))
+    np.testing.assert_array_equal(f("same", np.ones(3)), np.ones(3))
     with pytest.raises(NbadTypeError, match="type str"):
-        nbad.vmap(lambda s, x: x, in_axes=(None, 0))("text", np.ones(3))
+        nbad.vmap(lambda s, x: x, in_axes=(0, 0))("text", np.ones(3))
 
 
 def test_error_python_control_flow_on_a_mapped_value():
