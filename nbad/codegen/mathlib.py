@@ -261,8 +261,9 @@ def _tanh64(x):
     q = r + r * (r * _exp_q(r))                      # expm1(r)
     ki = _to_int(kf)
     t = (q + (1.0 - _pow2(-ki))) * _pow2(ki)
-    res = _copysign(-t / (t + 2.0), x)
-    return x if a < 3.725290298461914e-09 else res  # |x| < 2^-28: tanh x == x
+    # |x| < 2^-28 needs no special case: t = -2|x| + 2x^2 there, and
+    # -t/(t+2) = |x|(1 - x^2 + ...) rounds to |x| (subnormals and -0.0 included)
+    return _copysign(-t / (t + 2.0), x)
 
 
 @_jit
