@@ -267,3 +267,28 @@ def test_batch_of_size_zero_and_one():
     check(affine, [_x(1, 3), _x(1, 3)])
     got = nbad.vmap(affine)(_x(0, 3), _x(0, 3))
     assert got.shape == (0, 3)
+
+
+def test_vmap_of_custom_vjp_function_and_its_gradient():
+    @nbad.custom_vjp
+    def clip_gradient(x):
+        return x * 1.0
+
+    def fwd(x):
+        return x * 1.0, None
+
+    def bwd(_, ct):
+        return (jnp.clip(ct, -0.5, 0.5),)
+
+    clip_gradient.defvjp(fwd, bwd)
+    xs = _x(5, 3)
+    np.testing.assert_array_equal(nbad.vmap(clip_gradient)(xs), xs)
+    g = nbad.vmap(nbad.grad(lambda x: jnp.sum(clip_gradient(x) * 3.0)))(xs)
+    np.testing.assert_array_equal(g, np.full((5, 3), 0.5))
+
+
+def test_every_primitive_has_a_batching_rule():
+    from nbad.core.primitive import ALL_PRIMITIVES
+
+    missing = [name for name, p in ALL_PRIMITIVES.items() if not p.has_rule("vmap")]
+    assert not missing, f"primitives without a vmap rule: {missing}"
