@@ -62,3 +62,25 @@ def markdown_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+RTOL = 1e-8
+ATOL = 1e-12
+
+
+def tree_allclose(a, b, rtol=RTOL, atol=ATOL):
+    """Same structure (lists and tuples alike) and every leaf allclose."""
+    if isinstance(b, (list, tuple)):
+        return (isinstance(a, (list, tuple)) and len(a) == len(b)
+                and all(tree_allclose(x, y, rtol, atol) for x, y in zip(a, b)))
+    a = np.asarray(a)
+    return a.shape == np.shape(b) and np.allclose(a, b, rtol=rtol, atol=atol)
+
+
+def correctness_mark(row) -> str:
+    """The last column of a table: ✓, the peers that differ, or error."""
+    if row["ok"]:
+        return "✗ " + "; ".join(row["ok"])
+    if "nbad" in row["missing"] or "numpy" in row["missing"]:
+        return "error"
+    return "✓"

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-RTOL = 1e-8
-ATOL = 1e-12
+
 
 
 @dataclass
@@ -264,11 +263,3 @@ def ad_namespaces():
     out["numpy"] = AD("numpy", np, None, None, None)
     return out
 
-
-def tree_allclose(a, b, rtol=RTOL, atol=ATOL):
-    """Same structure (lists and tuples alike) and every leaf allclose."""
-    if isinstance(b, (list, tuple)):
-        return (isinstance(a, (list, tuple)) and len(a) == len(b)
-                and all(tree_allclose(x, y, rtol, atol) for x, y in zip(a, b)))
-    a = np.asarray(a)
-    return a.shape == np.shape(b) and np.allclose(a, b, rtol=rtol, atol=atol)

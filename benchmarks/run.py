@@ -57,7 +57,8 @@ import numpy as np  # noqa: E402
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_HERE, os.path.dirname(_HERE)]  # _common, and the nbad of this checkout
-from _common import NUMBA_FLAGS, first_call, fmt_ratio, fmt_time, markdown_table, time_call  # noqa: E402
+from _common import (NUMBA_FLAGS, correctness_mark, first_call, fmt_ratio, fmt_time,  # noqa: E402
+                     markdown_table, time_call, tree_allclose)
 import grad_workloads  # noqa: E402
 import vmap_workloads  # noqa: E402
 
@@ -284,9 +285,9 @@ def bench_grad(w, ads, quick, repeats, errors):
             if ad.jit is not None:
                 row[label + "_compile"] = max(first - steady, 0.0)
             if label != "numpy":
-                if not grad_workloads.tree_allclose(result, expected):
+                if not tree_allclose(result, expected):
                     row["ok"].append(f"{label} differs")
-                elif check is not None and not grad_workloads.tree_allclose(check(*call_args), expected_grad):
+                elif check is not None and not tree_allclose(check(*call_args), expected_grad):
                     row["ok"].append(f"{label} gradient differs")
         except Exception as e:  # one broken peer must not hide the other columns
             row["missing"].append(label)
@@ -302,12 +303,7 @@ def grad_table(selected, quick, repeats, errors):
     for w in selected:
         print(f"running {w.name} ...", file=sys.stderr, flush=True)
         r = bench_grad(w, ads, quick, repeats, errors)
-        if r["ok"]:
-            mark = "✗ " + "; ".join(r["ok"])
-        elif "nbad" in r["missing"] or "numpy" in r["missing"]:
-            mark = "error"
-        else:
-            mark = "✓"
+        mark = correctness_mark(r)
         failed |= mark != "✓" or bool(r["missing"])
         rows.append([
             w.name,
@@ -371,7 +367,7 @@ def bench_vmap(w, nss, quick, repeats, errors):
             row[label] = steady
             if label not in ("numpy", "numba"):
                 row[label + "_compile"] = max(first - steady, 0.0)
-            if not vmap_workloads.tree_allclose(result, expected, w.rtol, w.atol):
+            if not tree_allclose(result, expected, w.rtol, w.atol):
                 row["ok"].append(f"{label.replace('_', ' ')} differs")
         except Exception as e:  # one broken peer must not hide the other columns
             row["missing"].append(label)
@@ -387,12 +383,7 @@ def vmap_table(selected, quick, repeats, errors):
     for w in selected:
         print(f"running {w.name} ...", file=sys.stderr, flush=True)
         r = bench_vmap(w, nss, quick, repeats, errors)
-        if r["ok"]:
-            mark = "✗ " + "; ".join(r["ok"])
-        elif "nbad" in r["missing"] or "numpy" in r["missing"]:
-            mark = "error"
-        else:
-            mark = "✓"
+        mark = correctness_mark(r)
         failed |= mark != "✓" or bool(r["missing"])
         rows.append([
             w.name,

@@ -15,12 +15,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
 from numba import njit, prange
 
-from _common import NUMBA_FLAGS as FLAGS
+from _common import ATOL, NUMBA_FLAGS as FLAGS, RTOL
 
-RTOL = 1e-8
-ATOL = 1e-12
 
 MLP_SIZES = (64, 256, 256, 10)
 MLP_BATCH = 4096
@@ -199,14 +198,6 @@ def namespaces():
         out["jax"] = f"not importable: {e}"
     return out
 
-
-def tree_allclose(a, b, rtol=RTOL, atol=ATOL):
-    """Same structure (lists and tuples alike) and every leaf allclose."""
-    if isinstance(b, (list, tuple)):
-        return (isinstance(a, (list, tuple)) and len(a) == len(b)
-                and all(tree_allclose(x, y, rtol, atol) for x, y in zip(a, b)))
-    a = np.asarray(a)
-    return a.shape == np.shape(b) and np.allclose(a, b, rtol=rtol, atol=atol)
 
 
 # --- did the batched MLP become matrix-matrix products?

@@ -65,33 +65,36 @@ def _is_float(aval) -> bool:
     return aval.dtype.kind in "fc"
 
 
-def _trace_body(fn, avals, name):
+def _derivative_body(body: IR, seeds: list[int], seed_avals, apply, name):
+    """(IR, which results are nonzero) of the per-example derivative pass:
+    xs -> apply(linearized body at xs[:n], seed values by index) for the seeded
+    positions; results that are symbolically zero are left out of the IR."""
+    from nbad.transforms import ad
     from nbad.transforms.simplify import simplify
 
-    return simplify(trace_to_ir(fn, list(avals), name=name, trace_name=name))
+    n = len(body.inputs)
+    nonzero: list[int] = []
+
+    def fn(*xs):
+        lin = ad.linearize_ir(lambda *a: eval_ir(body, a), list(xs[:n]), body.in_avals, body.name)
+        results = apply(lin, dict(zip(seeds, xs[n:])))
+        nonzero[:] = [k for k, r in enumerate(results) if r is not None]
+        return [results[k] for k in nonzero]
+
+    ir = simplify(trace_to_ir(fn, body.in_avals + list(seed_avals), name=name, trace_name=name))
+    return ir, nonzero
 
 
 # -- forward mode: a map of the body's jvp -------------------------------------------
 def _map_jvp(primals, tangents, outs, *, body, in_axes, out_axes, axis_size):
     from nbad.transforms import ad
 
-    n = len(primals)
     moving = [i for i, t in enumerate(tangents) if t is not None and _is_float(body.inputs[i].aval)]
     if not moving:
         return None
-    nonzero: list[int] = []
-
-    def jvp_body(*xs):
-        lin = ad.linearize_ir(lambda *a: eval_ir(body, a), list(xs[:n]), body.in_avals, body.name)
-        tans = [None] * n
-        for i, t in zip(moving, xs[n:]):
-            tans[i] = t
-        touts = ad.jvp_pass(lin, tans)
-        nonzero[:] = [j for j, t in enumerate(touts) if t is not None]
-        return [touts[j] for j in nonzero]
-
-    jbody = _trace_body(jvp_body, body.in_avals + [body.inputs[i].aval for i in moving],
-                        f"jvp({body.name})")
+    jbody, nonzero = _derivative_body(
+        body, moving, [body.inputs[i].aval for i in moving],
+        lambda lin, ts: ad.jvp_pass(lin, [ts.get(i) for i in range(len(primals))]), f"jvp({body.name})")
     if not nonzero:
         return None
     touts = bind_map(list(primals) + [tangents[i] for i in moving],
@@ -112,19 +115,10 @@ def _map_vjp(cts, primals, outs, *, body, in_axes, out_axes, axis_size):
     seeded = [j for j, c in enumerate(cts) if c is not None and _is_float(body.outputs[j].aval)]
     if not seeded:
         return [None] * n
-    reached: list[int] = []
-
-    def vjp_body(*xs):
-        lin = ad.linearize_ir(lambda *a: eval_ir(body, a), list(xs[:n]), body.in_avals, body.name)
-        out_cts = [None] * len(body.outputs)
-        for j, c in zip(seeded, xs[n:]):
-            out_cts[j] = c
-        in_cts = ad.backward_pass(lin, out_cts)
-        reached[:] = [i for i, c in enumerate(in_cts) if c is not None]
-        return [in_cts[i] for i in reached]
-
-    vbody = _trace_body(vjp_body, body.in_avals + [body.outputs[j].aval for j in seeded],
-                        f"vjp({body.name})")
+    vbody, reached = _derivative_body(
+        body, seeded, [body.outputs[j].aval for j in seeded],
+        lambda lin, cs: ad.backward_pass(lin, [cs.get(j) for j in range(len(body.outputs))]),
+        f"vjp({body.name})")
     if not reached:
         return [None] * n
     # A shared operand's cotangent is the sum of its per-example cotangents.
