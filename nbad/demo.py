@@ -5,6 +5,9 @@
 2. SELU on 10^7 float64 values and a row softmax of a 4096x1024 matrix:
    compile time, steady-state time, NumPy's time, the speed-up, and a check
    that the results equal NumPy's.
+3. Derivatives and batching: the IR of per-example gradients
+   (vmap of grad: one `map` equation holding the backward pass), and their
+   speed against the gradient written by hand in NumPy.
 
 Returns exit status 1 if any result differs from NumPy's.
 """
@@ -43,6 +46,18 @@ def softmax_rows_numpy(x):
 
 def loss(w, X, y):
     return jnp.mean((X @ w - y) ** 2)
+
+
+def squared_error(w, x, y):
+    return (jnp.dot(x, w) - y) ** 2
+
+
+def per_example_gradients(w, X, y):
+    return nbad.vmap(nbad.grad(squared_error), in_axes=(None, 0, 0))(w, X, y)
+
+
+def per_example_gradients_numpy(w, X, y):
+    return 2.0 * (X @ w - y)[:, None] * X
 
 
 def median_time(fn, *args, repeats=7, min_seconds=0.05):
@@ -133,6 +148,16 @@ def main(quick=False):
     ok = run_workload(f"SELU on {n:,} float64", selu, selu_numpy, (rng.standard_normal(n),), repeats)
     ok &= run_workload(f"row softmax of {rows}x{cols} float64", softmax_rows, softmax_rows_numpy,
                        (rng.standard_normal((rows, cols)),), repeats)
+    _section("3. Derivatives and batching: vmap(grad(f)) is one map of the backward pass")
+    print("def squared_error(w, x, y):\n    return (jnp.dot(x, w) - y) ** 2\n")
+    print("nbad.make_ir(nbad.vmap(nbad.grad(squared_error), in_axes=(None, 0, 0)))(w, X, y):\n")
+    print(nbad.make_ir(per_example_gradients)(np.ones(3), np.ones((5, 3)), np.ones(5)))
+    print()
+    m, d = (1000, 16) if quick else (100_000, 64)
+    ok &= run_workload(f"per-example gradients of a linear model, {m:,} x {d}", per_example_gradients,
+                       per_example_gradients_numpy,
+                       (rng.standard_normal(d), rng.standard_normal((m, d)), rng.standard_normal(m)),
+                       repeats)
     print()
     print("all results equal NumPy's" if ok else "SOME RESULTS DIFFER FROM NUMPY'S")
     return 0 if ok else 1

@@ -53,11 +53,12 @@ def test_demo_quick():
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
     assert "func @" in out  # the IR
-    assert "SELU" in out and "softmax" in out
+    assert "SELU" in out and "softmax" in out and "per-example gradients" in out
+    assert "= map " in out  # vmap(grad(f)): one map equation holding the backward pass
     assert "speed-up vs NumPy" in out
     assert "all results equal NumPy's" in out
     verdicts = re.findall(r"^\s*equals NumPy[^\n]*?\s(yes|NO)\s", out, flags=re.M)
-    assert verdicts == ["yes", "yes"], out
+    assert verdicts == ["yes", "yes", "yes"], out
 
 
 @pytest.mark.parametrize("name", ["info", "demo", "cache"])
