@@ -514,3 +514,24 @@ def test_matrix_product_buffers_are_reused_but_results_never_alias(monkeypatch, 
                 np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)
     finally:
         nbad.config.update("num_threads", None)
+
+
+def test_large_results_reuse_only_buffers_nobody_holds(monkeypatch):
+    """Results of a megabyte or more recycle the buffers of earlier results the
+    caller has dropped; one still held (or viewed) is never written again."""
+    monkeypatch.setattr(driver, "RECYCLE_MIN_BYTES", 64)
+    f = nbad.jit(lambda x, s: jnp.sin(x) * s)
+    x = rng.standard_normal(100)
+    assert ".take()" in f.lower(x, 1.0).driver_source
+    held = f(x, 1.0)
+    view = f(x, 2.0)[10:20]          # the result is dropped, a view of it kept
+    results = [np.asarray(f(x, float(k))) for k in range(3, 8)]  # held in a list
+    for k in range(20):
+        f(x, 100.0 + k)              # dropped at once: these reuse buffers
+    # (nbad's sin is within an ulp of NumPy's; a reused buffer would be off by 100x)
+    np.testing.assert_allclose(held, np.sin(x), rtol=1e-14)
+    np.testing.assert_allclose(view, (np.sin(x) * 2.0)[10:20], rtol=1e-14)
+    for k, r in zip(range(3, 8), results):
+        np.testing.assert_allclose(r, np.sin(x) * k, rtol=1e-14)
+    a, b = f(x, 1.0), f(x, 1.0)
+    assert np.shares_memory(a, a) and not np.shares_memory(a, b)
