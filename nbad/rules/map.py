@@ -15,8 +15,11 @@ Its rules:
                     summed over the batch
     vmap            (a map inside a vmapped function) the inner map expanded,
                     then batched like any other equations
-    prune           the map without the results nobody uses (used by simplify)
-CPU code generation never sees a map: lowering expands it first (codegen/lowering.py).
+    prune           the map without the results nobody uses and the operands
+                    its body then no longer reads (called by simplify)
+A backward pass gives a map None for the cotangent of an unused result
+(`accepts_zero_cotangents`), not an array of zeros. CPU code generation never
+sees a map: lowering expands it first (codegen/lowering.py).
 """
 from __future__ import annotations
 
