@@ -71,3 +71,15 @@ def test_vmap_of_grad_equals_loop(fn, args):
     batched = _batch(args)
     got = apply_vmap(g, tuple(batched), {}, 0, 0, None, "grad_f")
     _close(got, _loop(g, batched, [True] * len(args)))
+
+
+@pytest.mark.parametrize("fn,args", CASES[::15])
+def test_compiled_vmap_of_grad_equals_loop(fn, args):
+    """A sample of the table compiled (jit of vmap of grad): the map lowered to
+    batched equations, fused and run by Numba, as a user's program is. (All
+    rows pass compiled too; a sample keeps the suite's compile time small.)"""
+    import nbad
+
+    g = nbad.grad(_scalar_loss(fn)) if np.asarray(args[0]).dtype.kind == "f" else fn
+    batched = _batch(args)
+    _close(nbad.jit(nbad.vmap(g))(*batched), _loop(g, batched, [True] * len(args)))
