@@ -535,3 +535,39 @@ def test_large_results_reuse_only_buffers_nobody_holds(monkeypatch):
         np.testing.assert_allclose(r, np.sin(x) * k, rtol=1e-14)
     a, b = f(x, 1.0), f(x, 1.0)
     assert np.shares_memory(a, a) and not np.shares_memory(a, b)
+
+
+def test_concurrent_calls_from_python_threads(monkeypatch):
+    """Several Python threads calling one program at once: each call gets its
+    own pooled intermediates and recycled result buffers, and the kernels'
+    loops share nbad's worker threads."""
+    import threading
+
+    monkeypatch.setattr(driver, "RECYCLE_MIN_BYTES", 64)
+    monkeypatch.setattr(driver, "PARALLEL_MIN_WORK", 0)
+    nbad.config.update("num_threads", 2)
+    try:
+        f = nbad.jit(lambda x, s: jnp.tanh(x * s) - jnp.mean(x) * s)
+        x = rng.standard_normal((64, 32))
+        f(x, 1.0)
+        errors = []
+
+        def worker(k):
+            try:
+                for j in range(30):
+                    s = float(k * 100 + j)
+                    got = f(x, s)
+                    want = np.tanh(x * s) - np.mean(x) * s
+                    if not np.allclose(got, want, rtol=1e-12, atol=1e-12):
+                        errors.append((k, j))
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors[:3]
+    finally:
+        nbad.config.update("num_threads", None)
