@@ -1,7 +1,9 @@
 """Timing and table helpers for benchmarks/run.py."""
 from __future__ import annotations
 
+import os
 import time
+import traceback
 
 import numpy as np
 
@@ -30,6 +32,20 @@ def time_call(fn, *args, repeats=7, sample_seconds=0.02, sync=None):
         sync(result)
         samples.append((time.perf_counter() - start) / number)
     return float(np.median(samples))
+
+
+def measure_peer(fn, args, *, repeats, sample_seconds, sync=None):
+    """(compile: first call minus steady state, steady seconds per call, first result)."""
+    first, result = first_call(fn, *args, sync=sync)
+    steady = time_call(fn, *args, repeats=repeats, sample_seconds=sample_seconds, sync=sync)
+    return max(first - steady, 0.0), steady, result
+
+
+def record_error(errors, where, exc):
+    """One peer failed: note it (the table goes on; NBAD_BENCH_TRACEBACK=1 prints the traceback)."""
+    errors.append(f"{where}: {type(exc).__name__}: {exc}")
+    if os.environ.get("NBAD_BENCH_TRACEBACK"):
+        traceback.print_exc()
 
 
 def first_call(fn, *args, sync=None):

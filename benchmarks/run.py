@@ -41,7 +41,6 @@ import math
 import os
 import platform
 import sys
-import traceback
 from dataclasses import dataclass, field
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before numba's first parallel call
@@ -57,8 +56,8 @@ import numpy as np  # noqa: E402
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_HERE, os.path.dirname(_HERE)]  # _common, and the nbad of this checkout
-from _common import (NUMBA_FLAGS, correctness_mark, first_call, fmt_ratio, fmt_time,  # noqa: E402
-                     markdown_table, time_call, tree_allclose)
+from _common import (NUMBA_FLAGS, correctness_mark, fmt_ratio, fmt_time, markdown_table,  # noqa: E402
+                     measure_peer, record_error, tree_allclose)
 import grad_workloads  # noqa: E402
 import vmap_workloads  # noqa: E402
 
@@ -226,30 +225,26 @@ def bench(w, quick, repeats, errors):
     expected = w.fn(np, *args)
 
     def peer(label, fn, call_args, sync=None):
+        """(compile, steady), or (None, None) if the peer failed."""
         try:
-            first, result = first_call(fn, *call_args, sync=sync)
-            steady = time_call(fn, *call_args, repeats=repeats, sample_seconds=sample, sync=sync)
+            compile_time, steady, result = measure_peer(fn, call_args, repeats=repeats,
+                                                        sample_seconds=sample, sync=sync)
             if not _close(result, expected, w.rtol, w.atol):
                 row["ok"].append(f"{label} differs")
-            return first, steady
+            return compile_time, steady
         except Exception as e:  # one broken peer must not hide the other columns
-            errors.append(f"{w.name} / {label}: {type(e).__name__}: {e}")
-            if os.environ.get("NBAD_BENCH_TRACEBACK"):
-                traceback.print_exc()
+            record_error(errors, f"{w.name} / {label}", e)
             return None, None
 
     nbad_fn = nbad.jit(lambda *a: w.fn(jnp, *a))
-    first, row["nbad"] = peer("nbad", nbad_fn, args)
-    row["nbad_compile"] = None if row["nbad"] is None else max(first - row["nbad"], 0.0)
+    row["nbad_compile"], row["nbad"] = peer("nbad", nbad_fn, args)
     row["nbad_new_shape"] = None
     if row["nbad"] is not None and not w.per_call:
         try:
             new_args = w.make_args(quick, np.random.default_rng(1), shrink=1)
-            new_first, _ = first_call(nbad_fn, *new_args)
-            new_steady = time_call(nbad_fn, *new_args, repeats=3, sample_seconds=sample)
-            row["nbad_new_shape"] = max(new_first - new_steady, 0.0)
+            row["nbad_new_shape"], _, _ = measure_peer(nbad_fn, new_args, repeats=3, sample_seconds=sample)
         except Exception as e:
-            errors.append(f"{w.name} / nbad new shape: {type(e).__name__}: {e}")
+            record_error(errors, f"{w.name} / nbad new shape", e)
 
     _, row["numpy"] = peer("numpy", lambda *a: w.fn(np, *a), args)
     _, row["numba"] = peer("numba", w.numba_fn, args)
@@ -257,8 +252,7 @@ def bench(w, quick, repeats, errors):
     if jax is not None:
         jax_args = tuple(jax.device_put(a) for a in args)
         jax_fn = jax.jit(lambda *a: w.fn(jax_np, *a))
-        first, row["jax"] = peer("jax", jax_fn, jax_args, sync=jax.block_until_ready)
-        row["jax_compile"] = None if row["jax"] is None else max(first - row["jax"], 0.0)
+        row["jax_compile"], row["jax"] = peer("jax", jax_fn, jax_args, sync=jax.block_until_ready)
     return row
 
 
@@ -279,11 +273,10 @@ def bench_grad(w, ads, quick, repeats, errors):
         try:
             timed, check = w.builders[label](ad)
             call_args = ad.to_device(args)
-            first, result = first_call(timed, *call_args, sync=ad.sync)
-            steady = time_call(timed, *call_args, repeats=repeats, sample_seconds=sample, sync=ad.sync)
-            row[label] = steady
+            compile_time, row[label], result = measure_peer(timed, call_args, repeats=repeats,
+                                                            sample_seconds=sample, sync=ad.sync)
             if ad.jit is not None:
-                row[label + "_compile"] = max(first - steady, 0.0)
+                row[label + "_compile"] = compile_time
             if label != "numpy":
                 if not tree_allclose(result, expected):
                     row["ok"].append(f"{label} differs")
@@ -291,9 +284,7 @@ def bench_grad(w, ads, quick, repeats, errors):
                     row["ok"].append(f"{label} gradient differs")
         except Exception as e:  # one broken peer must not hide the other columns
             row["missing"].append(label)
-            errors.append(f"{w.name} / {label}: {type(e).__name__}: {e}")
-            if os.environ.get("NBAD_BENCH_TRACEBACK"):
-                traceback.print_exc()
+            record_error(errors, f"{w.name} / {label}", e)
     return row
 
 
@@ -326,7 +317,7 @@ def grad_table(selected, quick, repeats, errors):
                   f"({bwd / fwd:.2f}x the forward; target at most 3x)")
         except Exception as e:
             failed = True
-            errors.append(f"mlp_step / make_ir equation counts: {type(e).__name__}: {e}")
+            record_error(errors, "mlp_step / make_ir equation counts", e)
     return failed
 
 
@@ -362,18 +353,15 @@ def bench_vmap(w, nss, quick, repeats, errors):
         try:
             if isinstance(fn, Exception):
                 raise fn
-            first, result = first_call(fn, *call_args, sync=sync)
-            steady = time_call(fn, *call_args, repeats=repeats, sample_seconds=sample, sync=sync)
-            row[label] = steady
+            compile_time, row[label], result = measure_peer(fn, call_args, repeats=repeats,
+                                                            sample_seconds=sample, sync=sync)
             if label not in ("numpy", "numba"):
-                row[label + "_compile"] = max(first - steady, 0.0)
+                row[label + "_compile"] = compile_time
             if not tree_allclose(result, expected, w.rtol, w.atol):
                 row["ok"].append(f"{label.replace('_', ' ')} differs")
         except Exception as e:  # one broken peer must not hide the other columns
             row["missing"].append(label)
-            errors.append(f"{w.name} / {label.replace('_', ' ')}: {type(e).__name__}: {e}")
-            if os.environ.get("NBAD_BENCH_TRACEBACK"):
-                traceback.print_exc()
+            record_error(errors, f"{w.name} / {label.replace('_', ' ')}", e)
     return row
 
 
@@ -417,7 +405,7 @@ def vmap_table(selected, quick, repeats, errors):
                               "per-example loop (see above)")
         except Exception as e:
             failed = True
-            errors.append(f"batched_mlp_predict / lower(): {type(e).__name__}: {e}")
+            record_error(errors, "batched_mlp_predict / lower()", e)
     return failed
 
 
