@@ -12,30 +12,14 @@ from nbad.core.trace import trace_to_ir
 from nbad.rules.linalg import dot_general_p
 from nbad.rules.linalg_decomp import cholesky_p, det_p, eigh_p, inv_p, slogdet_p, solve_p
 from nbad.test_util import check_batching
+from test_rules_linalg import CASES as IMPL_CASES
 
 B = 3
 FLAGS = [(True, True), (True, False), (False, True)]
 
 # (per-example lhs shape, rhs shape, dimension_numbers)
-DOT_CASES = [
-    ((5,), (5,), (((0,), (0,)), ((), ()))),                 # vector . vector
-    ((3, 5), (5,), (((1,), (0,)), ((), ()))),               # matrix . vector (W @ x)
-    ((5, 3), (5,), (((0,), (0,)), ((), ()))),               # matrix.T . vector
-    ((5,), (5, 4), (((0,), (0,)), ((), ()))),               # vector . matrix (x @ W)
-    ((5,), (4, 5), (((0,), (1,)), ((), ()))),               # vector . matrix.T
-    ((3, 5), (5, 4), (((1,), (0,)), ((), ()))),             # matrix . matrix
-    ((5, 3), (5, 4), (((0,), (0,)), ((), ()))),             # A.T B
-    ((3, 5), (4, 5), (((1,), (1,)), ((), ()))),             # A B.T
-    ((5, 3), (4, 5), (((0,), (1,)), ((), ()))),             # A.T B.T
-    ((3,), (4, 2), (((), ()), ((), ()))),                   # outer product
-    ((2, 3, 5), (2, 5, 4), (((2,), (1,)), ((0,), (0,)))),   # batched matmul
-    ((2, 5, 3), (2, 4, 5), (((1,), (2,)), ((0,), (0,)))),   # batched, both transposed
-    ((2, 5), (2, 5, 4), (((1,), (1,)), ((0,), (0,)))),      # batched vector . matrix
-    ((2, 3, 5), (2, 5), (((2,), (1,)), ((0,), (0,)))),      # batched matrix . vector
-    ((2, 5), (2, 5), (((1,), (1,)), ((0,), (0,)))),         # batched vector . vector
-    ((6, 2, 3, 5), (6, 2, 5, 4), (((3,), (2,)), ((0, 1), (0, 1)))),  # two batch dims
-    ((3, 2, 5, 7), (7, 5, 2, 4), (((2, 3), (1, 0)), ((1,), (2,)))),  # several contractions
-    ((4, 3, 5), (5, 6, 4), (((2,), (0,)), ((0,), (2,)))),   # batch dims not leading
+# dot_general's impl cases (one per impl path), plus layouts batching creates
+DOT_CASES = IMPL_CASES + [
     ((3, 5, 2), (2, 5), (((1, 2), (1, 0)), ((), ()))),      # two contractions, no batch
     ((4, 3, 5), (5, 4, 2), (((2,), (0,)), ((0,), (1,)))),   # rhs batch dim in the middle
 ]

@@ -7,6 +7,7 @@ import pytest
 import nbad
 import nbad.numpy as jnp
 from nbad.errors import NbadTypeError, NbadValueError
+from test_ad import gen_params, predict
 
 rng = np.random.default_rng(4)
 
@@ -107,25 +108,7 @@ def test_seed_pendulum_linearisation_trajectories():
 
 
 # -- seed 000: the backprop MLP with a batched predict --------------------------------
-def gen_jaxnet_params(layers, seed=0):
-    r = np.random.default_rng(seed)
-    params, sender = [], layers[0]
-    for receiver in layers[1:]:
-        params.append([r.uniform(-.1, .1, (sender, receiver)), r.uniform(-.1, .1, (1, receiver))])
-        sender = receiver
-    return params
-
-
-def predict(all_params, features):
-    def sigmoid(x):
-        return 1 / (1 + jnp.exp(-x))
-
-    activations = features
-    for weights, biases in all_params:
-        activations = sigmoid(jnp.dot(activations, weights) + biases)
-    return activations
-
-
+# gen_params and predict are seed 000's, as tests/test_ad.py writes them
 batched_predict = nbad.vmap(predict, in_axes=(None, 0))
 
 
@@ -142,7 +125,7 @@ def _numpy_predict(params, X):
 
 
 def test_seed_batched_mlp_trained_with_value_and_grad():
-    params = gen_jaxnet_params([5, 10, 5])
+    params = gen_params([5, 10, 5])
     features = rng.uniform(-1, 1, (32, 5))
     targets = rng.uniform(0, 1, (32, 1, 5))  # predict gives (1, 5) per case
     preds = batched_predict(params, features)
