@@ -247,10 +247,6 @@ def _is_static(arg) -> bool:
     return True
 
 
-def _is_top_level(args, kwargs) -> bool:
-    if current_level():
-        return False
-    return not any(isinstance(x, Tracer) for x in tree_util.tree_leaves((args, kwargs)))
 
 
 def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_name=None):
@@ -281,7 +277,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
 
     @functools.wraps(fun)
     def vmap_f(*args, **kwargs):
-        if not _is_top_level(args, kwargs):
+        if current_level():  # under jit, grad, another vmap: recorded by that trace
             return apply_vmap(fun, args, kwargs, in_axes, out_axes, axis_size, name)
         if simple_axes and in_axes is not None:
             return jitted(())(*args, **kwargs)

@@ -412,15 +412,9 @@ def _plain_dot(eq):
             or not 1 <= lhs.aval.ndim <= 2 or not 1 <= rhs.aval.ndim <= 2
             or not lhs.aval.dtype == rhs.aval.dtype == out.dtype or out.dtype.kind not in "fc"):
         return None
-    t_lhs = lhs.aval.ndim == 2 and lc[0] == 0
-    t_rhs = rhs.aval.ndim == 2 and rc[0] == 1
-    if t_lhs and t_rhs:
-        return lambda a, b, out=None: np.dot(a.T, b.T, out=out)
-    if t_lhs:
-        return lambda a, b, out=None: np.dot(a.T, b, out=out)
-    if t_rhs:
-        return lambda a, b, out=None: np.dot(a, b.T, out=out)
-    return np.dot
+    from nbad.rules.linalg import _as_cols, _as_rows
+
+    return lambda a, b, out=None: np.dot(_as_rows(a, lc[0]), _as_cols(b, rc[0]), out=out)
 
 
 def _writes_into_buffer(eq) -> bool:

@@ -261,17 +261,15 @@ def sink_transposes(ir: IR) -> IR:
         return out
 
     replaced: dict[int, Var] = {}
-    sunk: set[int] = set()
     for eq in ir.equations:
         if eq.primitive is transpose_p and isinstance(eq.inputs[0], Var):
             src = producer.get(eq.inputs[0].id)
             if (src is not None and src.primitive.kind == "elementwise"
                     and uses.get(eq.inputs[0].id, 0) == 1 and all(cheap(a) for a in src.inputs)):
                 replaced[eq.outputs[0].id] = permuted(eq.inputs[0], eq.params["permutation"])
-                sunk.add(id(eq))
                 continue
         new_eqs.append(eq)
-    if not sunk:
+    if not replaced:
         return ir
     from nbad.transforms.simplify import simplify
 
@@ -288,7 +286,8 @@ def lower_for_cpu(ir: IR) -> IR:
     """All CPU rewrites, in order: after every transformation, before fusion.
 
     Maps are expanded into batched equations and calls inlined until neither
-    is left (a custom-rule function may vmap, a vmapped function may call one)."""
+    is left (a custom-rule function may vmap, a vmapped function may call one,
+    and a map independent of an enclosing one survives its expansion)."""
     from nbad.transforms.vmap import has_maps, lower_maps
 
     ir = inline_calls(ir)

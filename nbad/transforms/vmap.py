@@ -8,7 +8,7 @@
     expand_map        one map equation as batched equations: its operands' batch
                       axes moved to the front, its body batched, its results'
                       batch axes moved to out_axes
-    lower_maps        every map of an IR expanded (before fusion)
+    lower_maps        the maps of an IR expanded (before fusion)
 
 A map stays one equation through tracing, differentiation (map of the body's
 jvp/vjp) and simplification, so what a user sees in `make_ir` is their
@@ -91,7 +91,16 @@ def expand_map(args, *, body: IR, in_axes, out_axes, axis_size):
     return results
 
 
-def _lower_once(ir: IR) -> IR:
+def has_maps(ir: IR) -> bool:
+    from nbad.rules.map import map_p
+
+    return any(eq.primitive is map_p for eq in ir.equations)
+
+
+def lower_maps(ir: IR) -> IR:
+    """`ir` with its maps expanded into batched equations. A map that does not
+    depend on an enclosing map's batch is bound unchanged by the batching
+    pass, so the caller repeats this until `has_maps` is false."""
     from nbad.rules.map import map_p
 
     n = len(ir.inputs)
@@ -117,18 +126,3 @@ def _lower_once(ir: IR) -> IR:
     new = trace_to_ir(run, ir.in_avals + [v.aval for v in ir.constvars], name=ir.name)
     return IR(new.inputs[:n], new.equations, new.outputs, new.inputs[n:] + new.constvars,
               list(ir.consts) + list(new.consts), name=ir.name)
-
-
-def has_maps(ir: IR) -> bool:
-    from nbad.rules.map import map_p
-
-    return any(eq.primitive is map_p for eq in ir.equations)
-
-
-def lower_maps(ir: IR) -> IR:
-    """`ir` with every map expanded into batched equations (a map that does not
-    depend on an enclosing map's batch is left as a map by the batching pass,
-    hence the loop)."""
-    while has_maps(ir):
-        ir = _lower_once(ir)
-    return ir
