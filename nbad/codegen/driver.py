@@ -23,6 +23,8 @@ from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep
 from nbad.core.array import Array
 from nbad.core.ir import Literal, Var
 from nbad.errors import NbadCompileError
+from nbad.rules.linalg import _as_cols, _as_rows
+from nbad.rules.shape import RESHAPE_LIKE, transpose_p
 
 # elements × body cost (cpu.py: ~1 per operation, 8 per math call) below which a
 # loop runs on the calling thread alone. One unit is 0.02-0.2 ns of serial work,
@@ -412,8 +414,6 @@ def _plain_dot(eq):
             or not 1 <= lhs.aval.ndim <= 2 or not 1 <= rhs.aval.ndim <= 2
             or not lhs.aval.dtype == rhs.aval.dtype == out.dtype or out.dtype.kind not in "fc"):
         return None
-    from nbad.rules.linalg import _as_cols, _as_rows
-
     return lambda a, b, out=None: np.dot(_as_rows(a, lc[0]), _as_cols(b, rc[0]), out=out)
 
 
@@ -429,16 +429,12 @@ def _library_impl(eq, num_threads):
     return _plain_dot(eq) or functools.partial(eq.primitive.impl, **eq.params)
 
 
-# Views the driver writes as NumPy methods: a call through the primitive's impl
-# costs microseconds, which small programs (a Hessian, a gradient step) feel.
-_RESHAPES = ("reshape", "squeeze", "expand_dims")
-
-
 def _view_source(eq, x: str) -> str | None:
-    name = eq.primitive.name
-    if name in _RESHAPES:
+    """A view written as a NumPy method: a call through the primitive's impl
+    costs microseconds, which small programs (a Hessian, a gradient step) feel."""
+    if eq.primitive in RESHAPE_LIKE:
         return f"{x}.reshape({tuple(eq.outputs[0].aval.shape)!r})"
-    if name == "transpose":
+    if eq.primitive is transpose_p:
         return f"{x}.transpose({tuple(eq.params['permutation'])!r})"
     return None
 

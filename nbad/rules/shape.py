@@ -195,6 +195,10 @@ deflinear(expand_dims_p, lambda ct, primals, outs, *, dimensions: [
     bind(squeeze_p, ct, dimensions=tuple(dimensions)) if _diff(primals[0]) else None])
 defaxes(expand_dims_p, "dimensions")  # result positions: shift like operand axes
 
+# Views that only change the shape: for a contiguous buffer, `x.reshape(new shape)`.
+RESHAPE_LIKE = (reshape_p, squeeze_p, expand_dims_p)
+
+
 # -- slice --------------------------------------------------------------------
 # As lax.slice: x[start:limit:stride] per axis, 0 <= start <= limit <= size,
 # stride >= 1 (negative steps are rev followed by slice).

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from nbad.core.ir import IR, Equation, Literal, Var
+from nbad.rules.shape import RESHAPE_LIKE, reshape_p
 
 
 def _lit_is(atom, value) -> bool:
@@ -80,15 +81,6 @@ def _freeze(value):
     return value
 
 
-_RESHAPES = ("reshape", "squeeze", "expand_dims")
-
-
-def _reshape_p():
-    from nbad.rules.shape import reshape_p
-
-    return reshape_p
-
-
 def simplify(ir: IR) -> IR:
     subst: dict[int, object] = {}
 
@@ -103,12 +95,12 @@ def simplify(ir: IR) -> IR:
     for eq in ir.equations:
         ins = [read(a) for a in eq.inputs]
         eq = Equation(eq.primitive, ins, eq.outputs, eq.params)
-        if eq.primitive.name in _RESHAPES:
+        if eq.primitive in RESHAPE_LIKE:
             # a reshape of a reshape (squeeze, expand_dims) is one reshape of the original
             source = reshaped_from.get(ins[0].id, ins[0]) if isinstance(ins[0], Var) else ins[0]
             reshaped_from[eq.outputs[0].id] = source
-            if source is not ins[0] or eq.primitive.name != "reshape":
-                eq = Equation(_reshape_p(), [source], eq.outputs,
+            if source is not ins[0] or eq.primitive is not reshape_p:
+                eq = Equation(reshape_p, [source], eq.outputs,
                               {"new_sizes": tuple(eq.outputs[0].aval.shape)})
                 ins = [source]
         if not eq.primitive.multiple_results:
