@@ -20,10 +20,12 @@ import numpy as np
 from nbad.codegen import threads
 from nbad.codegen.cpu import IndentedBuffer, KernelSource, _prod, compiled_kernel
 from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep
+from nbad.codegen.loops import compile_loop
 from nbad.core.array import Array
 from nbad.core.ir import Literal, Var
 from nbad.errors import NbadCompileError
 from nbad.rules.linalg import _as_cols, _as_rows
+from nbad.rules.loop import loop_p
 from nbad.rules.shape import RESHAPE_LIKE, transpose_p
 
 # elements × body cost (cpu.py: ~1 per operation, 8 per math call) below which a
@@ -422,6 +424,8 @@ def _writes_into_buffer(eq) -> bool:
 
 
 def _library_impl(eq, num_threads):
+    if eq.primitive is loop_p:
+        return compile_loop(eq, num_threads)
     split = _split_matmul_operands(eq, num_threads)
     if split is not None:
         return _split_matmul(*split, eq.outputs[0].aval.dtype)

@@ -1,0 +1,294 @@
+"""Loop rerolling: a Python loop traced inside jit becomes one `loop` equation.
+
+Tracing runs a Python loop, so `for _ in range(250): w = w - lr * grad(loss)(w)`
+reaches the IR as 250 copies of the step, one after another. Compiled as
+they are, each copy is its own kernels and library calls, dispatched from
+Python one by one, and the program takes seconds to compile. This pass finds
+such a repetition and folds it back into a `loop` (rules/loop.py) whose body
+is one iteration; codegen/loops.py runs it as a native loop.
+
+What counts as a repetition: equations [s, s + N*P) are N copies of the same
+P equations, each copy reading only
+  - values defined before the copies start (program inputs, earlier
+    equations): loop invariants;
+  - values of its own copy;
+  - values of the copy just before it, at the same places in every copy:
+    the carry (the first copy reads the carry's initial values instead);
+  - literals, equal in every copy;
+and nothing after the copies reads a value of any copy but the last. The
+search compares equations by primitive, parameters, result types and
+literal operands (`_opcode`), for every period P at once with NumPy, then
+checks the data flow of the longest repetition found (`_match`).
+
+The body is simplified, its invariant equations are hoisted in front of the
+loop, and repetitions inside it (nested Python loops) are rerolled in turn.
+A body of elementwise equations only is left unrolled when the unrolled
+stretch is short: fused, its copies are one pass over memory instead of a
+kernel per iteration.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nbad.core.ir import IR, Equation, Literal, Var, print_ir
+from nbad.rules.loop import loop_p
+
+MIN_TRIPS = 3           # fewer copies stay straight-line
+MAX_PERIOD = 2000       # longer bodies are not looked for (the search is O(len * period))
+FUSED_UNROLL_MAX = 400  # elementwise-only repetitions up to this many equations stay unrolled
+MAX_ATTEMPTS = 8        # candidates checked per search before giving up
+
+
+def reroll(ir: IR) -> IR:
+    """`ir` with its repetitions folded into loops (the same IR if there are none)."""
+    equations = list(ir.equations)
+    if len(equations) < 2 * MIN_TRIPS:
+        return ir
+    changed = False
+    while True:
+        rerolled = _reroll_once(equations, ir.outputs)
+        if rerolled is None:
+            break
+        equations, changed = rerolled, True
+    if not changed:
+        return ir
+    return IR(ir.inputs, equations, ir.outputs, ir.constvars, ir.consts, name=ir.name)
+
+
+# -- finding candidates ------------------------------------------------------------------
+
+def _param_key(value, ir_texts: dict):
+    if isinstance(value, IR):
+        text = ir_texts.get(id(value))
+        if text is None:
+            text = ir_texts[id(value)] = print_ir(value)
+        return ("ir", text)
+    if isinstance(value, (tuple, list)):
+        return tuple(_param_key(v, ir_texts) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _param_key(v, ir_texts)) for k, v in value.items()))
+    if isinstance(value, np.ndarray) or (callable(value) and not isinstance(value, type)):
+        return ("object", id(value))  # equal only if it is the same object
+    try:
+        hash(value)
+    except TypeError:
+        return ("object", id(value))
+    return value
+
+
+def _opcode(eq: Equation, ir_texts: dict):
+    literals = tuple(None if isinstance(a, Var) else (a.aval.dtype.str, a.value.item())
+                     for a in eq.inputs)
+    return (eq.primitive.name, _param_key(eq.params, ir_texts),
+            tuple((v.aval.shape, v.aval.dtype.str) for v in eq.outputs), literals)
+
+
+def _candidates(codes: np.ndarray):
+    """(saving, period, start, trips) of the longest repetition for each period,
+    best first. A run of codes[j] == codes[j + P] for j in [s, s + L) means
+    [s, s + L + P) repeats with period P."""
+    m = len(codes)
+    found = []
+    for period in range(1, min(MAX_PERIOD, m // MIN_TRIPS) + 1):
+        same = np.concatenate(([False], codes[:-period] == codes[period:], [False]))
+        edges = np.flatnonzero(same[1:] != same[:-1])
+        if not len(edges):
+            continue
+        starts, ends = edges[::2], edges[1::2]
+        best = int(np.argmax(ends - starts))
+        run = int(ends[best] - starts[best])
+        trips = (run + period) // period
+        if trips >= MIN_TRIPS:
+            found.append(((trips - 1) * period, period, int(starts[best]), trips))
+    found.sort(key=lambda c: (-c[0], c[1]))
+    return found
+
+
+def _reroll_once(equations: list, outputs: list):
+    ir_texts: dict = {}
+    table: dict = {}
+    codes = np.array([table.setdefault(_opcode(eq, ir_texts), len(table)) for eq in equations],
+                     dtype=np.int64)
+    producer = {}
+    for j, eq in enumerate(equations):
+        for k, v in enumerate(eq.outputs):
+            producer[v.id] = (j, k)
+    last_use = {}
+    for j, eq in enumerate(equations):
+        for a in eq.inputs:
+            if isinstance(a, Var):
+                last_use[a.id] = j
+    for a in outputs:
+        if isinstance(a, Var):
+            last_use[a.id] = len(equations)
+    for _, period, start, trips in _candidates(codes)[:MAX_ATTEMPTS]:
+        loop = _match(equations, start, period, trips, producer, last_use)
+        if loop is not None:
+            start, trips, loop_eqs = loop
+            return equations[:start] + loop_eqs + equations[start + trips * period:]
+    return None
+
+
+# -- checking one candidate --------------------------------------------------------------
+
+def _describe(equations, j, begin, period, start, producer):
+    """How equation j (of the copy starting at `begin`) reads its operands, or None
+    if it reads a value older than the previous copy."""
+    out = []
+    for a in equations[j].inputs:
+        if isinstance(a, Literal):
+            out.append(None)  # equal in every copy: part of the opcode
+            continue
+        where = producer.get(a.id)
+        if where is None or where[0] < start:
+            out.append(("outer", a.id))
+        elif where[0] >= begin:
+            out.append(("cur", where[0] - begin, where[1]))
+        elif where[0] >= begin - period:
+            out.append(("prev", where[0] - begin + period, where[1]))
+        else:
+            return None
+    return out
+
+
+def _match(equations, start, period, trips, producer, last_use):
+    """(start, trips, [equations replacing the copies]) for the repetition found at
+    `start`, shortened or shifted until its data flow is a loop's; None if none is."""
+    while trips >= MIN_TRIPS:
+        copies = [[_describe(equations, start + c * period + o, start + c * period, period, start,
+                             producer) for o in range(period)] for c in range(trips)]
+        template = copies[1]
+        if any(d is None for d in template):
+            return None
+        # iteration 0 reads the carries' initial values where the others read the previous copy
+        init: dict = {}
+        first_ok = True
+        for o in range(period):
+            for mine, theirs in zip(copies[0][o] or (), template[o]):
+                if theirs is not None and theirs[0] == "prev":
+                    if mine is None or mine[0] != "outer" or init.setdefault(theirs[1:], mine[1]) != mine[1]:
+                        first_ok = False
+                elif mine != theirs:
+                    first_ok = False
+            if copies[0][o] is None:
+                first_ok = False
+        if not first_ok:
+            start, trips = start + period, trips - 1
+            continue
+        same = 2
+        while same < trips and copies[same] == template:
+            same += 1
+        trips = same
+        # only the last copy's values may be read after the loop
+        end = start + trips * period
+        for c in range(trips - 1):
+            for eq in equations[start + c * period:start + (c + 1) * period]:
+                if any(last_use.get(v.id, -1) >= end for v in eq.outputs):
+                    trips = min(trips, c + 1)
+        if trips < MIN_TRIPS:
+            return None
+        if trips < len(copies):
+            continue  # re-check the shortened stretch (the carry reads are unchanged)
+        built = _build(equations, start, period, trips, template, init, last_use)
+        if built is None:
+            return None
+        return start, trips, built
+    return None
+
+
+def _build(equations, start, period, trips, template, init, last_use):
+    """The equations that replace the copies: hoisted invariants, then the loop."""
+    from nbad.transforms.simplify import simplify
+
+    end = start + trips * period
+    first = equations[start:start + period]
+    last = equations[end - period:end]
+    outer_vars = {}
+    for eq in first:
+        for a in eq.inputs:
+            if isinstance(a, Var):
+                outer_vars.setdefault(a.id, a)
+    carried = sorted({d[1:] for desc in template for d in desc if d is not None and d[0] == "prev"})
+    invariant_ids = []
+    for desc in template:
+        for d in desc:
+            if d is not None and d[0] == "outer" and d[1] not in invariant_ids:
+                invariant_ids.append(d[1])
+    extras = [(o, k) for o, eq in enumerate(last) for k, v in enumerate(eq.outputs)
+              if last_use.get(v.id, -1) >= end and (o, k) not in carried]
+    # the body: one copy, reading the carry and the invariants as inputs
+    carry_in = [Var(first[o].outputs[k].aval) for o, k in carried]
+    inv_in = [Var(outer_vars[i].aval) for i in invariant_ids]
+    env = {("prev",) + ok: v for ok, v in zip(carried, carry_in)}
+    env.update({("outer", i): v for i, v in zip(invariant_ids, inv_in)})
+    body_eqs = []
+    templ_eqs = equations[start + period:start + 2 * period]
+    for o, (eq, desc) in enumerate(zip(templ_eqs, template)):
+        ins = [a if d is None else env[d] for a, d in zip(eq.inputs, desc)]
+        outs = [Var(v.aval) for v in eq.outputs]
+        for k, v in enumerate(outs):
+            env[("cur", o, k)] = v
+        body_eqs.append(Equation(eq.primitive, ins, outs, eq.params))
+    body_outs = [env[("cur",) + ok] for ok in carried + extras]
+    inits = [outer_vars[init[ok]] for ok in carried]
+    for a, v in zip(inits, carry_in):
+        if a.aval != v.aval:
+            return None  # e.g. a weakly typed initial value: leave the copies unrolled
+    body = simplify(IR(carry_in + inv_in, body_eqs, body_outs, name="loop_body"))
+    if (all(eq.primitive.kind == "elementwise" for eq in body.equations)
+            and trips * len(body.equations) <= FUSED_UNROLL_MAX):
+        return None  # cheaper unrolled: the copies fuse into one pass
+    (outer_eqs, invariants), body = _hoist_invariants(body, len(carried), inv_in,
+                                                      [outer_vars[i] for i in invariant_ids])
+    body = reroll(body)  # nested Python loops
+    loop_outs = [last[o].outputs[k] for o, k in carried + extras]
+    loop_eq = Equation(loop_p, inits + invariants, loop_outs,
+                       {"body": body, "length": trips, "num_carry": len(carried)})
+    return outer_eqs + [loop_eq]
+
+
+def _cheap_to_repeat(eq: Equation) -> bool:
+    """Constants and broadcasts: inside the loop they are scalars the kernels read
+    (codegen folds them); hoisted they would be arrays to stream on every iteration."""
+    return eq.primitive.name == "broadcast_in_dim" or not any(isinstance(a, Var) for a in eq.inputs)
+
+
+def _hoist_invariants(body: IR, num_carry: int, inv_in: list, inv_outer: list):
+    """Move the body's equations that read no carry in front of the loop.
+
+    Returns ((outer equations, loop invariant operands), body); the body's
+    inputs are the carries, then one input per invariant operand."""
+    varying = {v.id for v in body.inputs[:num_carry]}
+    outer_of = {v.id: a for v, a in zip(inv_in, inv_outer)}
+    local: set = set()  # invariants the body still computes itself
+    hoisted, kept = [], []
+    for eq in body.equations:
+        if any(isinstance(a, Var) and a.id in varying for a in eq.inputs):
+            varying.update(v.id for v in eq.outputs)
+            kept.append(eq)
+            continue
+        outs = [Var(v.aval) for v in eq.outputs]
+        ins = [outer_of.get(a.id, a) if isinstance(a, Var) else a for a in eq.inputs]
+        hoisted.append(Equation(eq.primitive, ins, outs, eq.params))  # dropped later if unread
+        for v, new in zip(eq.outputs, outs):
+            outer_of[v.id] = new
+        if _cheap_to_repeat(eq):
+            kept.append(eq)
+            local.update(v.id for v in eq.outputs)
+    # the invariant operands the remaining body reads (inputs or hoisted results)
+    read = []
+    for a in [a for eq in kept for a in eq.inputs] + list(body.outputs):
+        if isinstance(a, Var) and a.id not in varying and a.id not in local and a.id not in read:
+            read.append(a.id)
+    aval_of = {v.id: v.aval for v in body.inputs[num_carry:]}
+    aval_of.update({v.id: v.aval for eq in body.equations for v in eq.outputs})
+    new_inputs = [Var(aval_of[i]) for i in read]
+    rename = dict(zip(read, new_inputs))
+
+    def sub(a):
+        return rename.get(a.id, a) if isinstance(a, Var) else a
+
+    kept = [Equation(eq.primitive, [sub(a) for a in eq.inputs], eq.outputs, eq.params) for eq in kept]
+    new_body = IR(body.inputs[:num_carry] + new_inputs, kept, [sub(a) for a in body.outputs],
+                  name=body.name)
+    return (hoisted, [outer_of[i] for i in read]), new_body
