@@ -3,6 +3,8 @@
 Fusion decisions and generated code are checked through `lower()`; every
 result is compared with NumPy (the reference semantics).
 """
+import concurrent.futures
+
 import numpy as np
 import pytest
 
@@ -393,8 +395,33 @@ def test_matrix_products_split_across_threads(monkeypatch):
         assert source.count("after each part of dot_general") == 2
         for got, want in zip(g(A, B, G, b), (np.tanh(A @ B + b), np.exp(G @ B.T) * 2.0)):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+        # a contraction much longer than the result's rows (a weight gradient) is split
+        # into partial products that are added; concurrent calls get their own partials
+        X, Y = rng.standard_normal((300, 5)), rng.standard_normal((300, 7))
+        h = nbad.jit(lambda X, Y: (X.T @ Y, jnp.tanh(X.T @ Y)))
+        product = next(s.equation for s in h.lower(X, Y).plan.steps
+                       if isinstance(s, LibraryStep) and s.equation.primitive.name == "dot_general")
+        assert driver._split_matmul_operands(product, 2)[2]
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            for got in pool.map(lambda _: h(X, Y), range(8)):
+                for g_, want in zip(got, (X.T @ Y, np.tanh(X.T @ Y))):
+                    np.testing.assert_allclose(g_, want, rtol=1e-12, atol=1e-14)
     finally:
         nbad.config.update("num_threads", None)
+
+
+def test_transposed_products_are_computed_transposed():
+    """Reverse mode writes a weight gradient as (g^T x)^T; it is computed as x^T g,
+    so no transpose is left for the update to read with strides."""
+    W, x = rng.standard_normal((4, 6)), rng.standard_normal((9, 4))
+    f = nbad.jit(lambda W, x: W - 0.1 * nbad.grad(lambda W: jnp.sum(jnp.tanh(x @ W)))(W))
+    assert_same(f(W, x), W - 0.1 * (x.T @ (1 - np.tanh(x @ W) ** 2)), rtol=1e-13)
+    assert "transpose" not in str(f.lower(W, x).plan.ir)
+    # and a transpose of a transpose is one transpose
+    g = nbad.jit(lambda a: jnp.transpose(jnp.transpose(a, (1, 2, 0)), (2, 0, 1)) * 2.0)
+    a = rng.standard_normal((2, 3, 4))
+    assert_same(g(a), a * 2.0)
+    assert "transpose" not in str(g.lower(a).ir)
 
 
 def test_shape_derived_constants_do_not_make_new_kernels():

@@ -295,6 +295,41 @@ def sink_transposes(ir: IR) -> IR:
     return simplify(IR(ir.inputs, equations, outputs, ir.constvars, ir.consts, name=ir.name))
 
 
+def swap_transposed_products(ir: IR) -> IR:
+    """transpose(dot_general(a, b)) that swaps the two operands' free axes is
+    dot_general(b, a): the product is written in the order it is read, instead
+    of being read transposed (strided) by what follows. Reverse mode makes these:
+    a weight gradient is (x^T g)^T's transpose."""
+    producer = {v.id: eq for eq in ir.equations for v in eq.outputs}
+    uses: dict[int, int] = {}
+    for a in [a for eq in ir.equations for a in eq.inputs] + list(ir.outputs):
+        if isinstance(a, Var):
+            uses[a.id] = uses.get(a.id, 0) + 1
+    swapped: dict[int, Equation] = {}  # transpose output id -> the swapped product
+    for eq in ir.equations:
+        if eq.primitive is not transpose_p or not isinstance(eq.inputs[0], Var):
+            continue
+        dot = producer.get(eq.inputs[0].id)
+        if dot is None or dot.primitive is not dot_general_p or uses[eq.inputs[0].id] != 1:
+            continue
+        (lc, rc), (lb, rb) = dot.params["dimension_numbers"]
+        lhs, rhs = dot.inputs
+        if lb or rb:
+            continue
+        n_lfree = lhs.aval.ndim - len(lc)
+        n_rfree = rhs.aval.ndim - len(rc)
+        swap = tuple(range(n_lfree, n_lfree + n_rfree)) + tuple(range(n_lfree))
+        if tuple(eq.params["permutation"]) != swap:
+            continue
+        swapped[eq.outputs[0].id] = Equation(dot_general_p, [rhs, lhs], eq.outputs,
+                                             dict(dot.params, dimension_numbers=((rc, lc), ((), ()))))
+    if not swapped:
+        return ir
+    equations = [swapped.get(eq.outputs[0].id, eq) if eq.primitive is transpose_p else eq
+                 for eq in ir.equations]
+    return simplify(IR(ir.inputs, equations, ir.outputs, ir.constvars, ir.consts, name=ir.name))
+
+
 def lower_for_cpu(ir: IR) -> IR:
     """All CPU rewrites, in order: after every transformation, before fusion.
 
@@ -306,4 +341,5 @@ def lower_for_cpu(ir: IR) -> IR:
     ir = inline_calls(ir)
     while has_maps(ir):
         ir = inline_calls(lower_maps(ir))
-    return fold_scalar_broadcasts(lower_dots(sink_transposes(lower_iotas(simplify(ir)))))
+    ir = sink_transposes(lower_iotas(simplify(ir)))
+    return fold_scalar_broadcasts(lower_dots(swap_transposed_products(ir)))

@@ -96,12 +96,13 @@ def _worker():
         _tasks.get().work()
 
 
-def run(fn, n: int, args: tuple, per_part_args=None):
+def run(fn, n: int, args: tuple, per_part_args=None, parts: int | None = None):
     """fn(lo, hi, *args) over [0, n) in parallel parts; returns the number of parts.
 
     per_part_args(p) -> extra trailing args of part p (e.g. its partial-result slot).
+    `parts` (at most max_parts()) overrides the number of chunks.
     """
-    chunks = split(n, max_parts())
+    chunks = split(n, parts or max_parts())
     job = _Job(fn, chunks, args, per_part_args)
     helpers = min(num_threads(), len(chunks)) - 1
     _ensure_workers(helpers)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from nbad.core.ir import IR, Equation, Literal, Var
-from nbad.rules.shape import RESHAPE_LIKE, reshape_p
+from nbad.rules.shape import RESHAPE_LIKE, reshape_p, transpose_p
 
 
 def _lit_is(atom, value) -> bool:
@@ -92,6 +92,7 @@ def simplify(ir: IR) -> IR:
     equations = []
     seen: dict = {}
     reshaped_from: dict[int, object] = {}  # var id -> the atom it is a reshape of
+    transposed_from: dict[int, tuple] = {}  # var id -> (var, permutation) it is a transpose of
     for eq in ir.equations:
         ins = [read(a) for a in eq.inputs]
         eq = Equation(eq.primitive, ins, eq.outputs, eq.params)
@@ -103,6 +104,14 @@ def simplify(ir: IR) -> IR:
                 eq = Equation(reshape_p, [source], eq.outputs,
                               {"new_sizes": tuple(eq.outputs[0].aval.shape)})
                 ins = [source]
+        if eq.primitive is transpose_p and isinstance(ins[0], Var) and ins[0].id in transposed_from:
+            # a transpose of a transpose is one transpose (none if they cancel)
+            source, first = transposed_from[ins[0].id]
+            perm = tuple(first[p] for p in eq.params["permutation"])
+            eq = Equation(transpose_p, [source], eq.outputs, {"permutation": perm})
+            ins = [source]
+        if eq.primitive is transpose_p and isinstance(ins[0], Var):
+            transposed_from[eq.outputs[0].id] = (ins[0], tuple(eq.params["permutation"]))
         if not eq.primitive.multiple_results:
             replacement = _identity(eq, ins) or _fold_constant(eq, ins)
             if replacement is not None:

@@ -1,0 +1,708 @@
+"""Loop rerolling (transforms/reroll.py), the `loop` primitive (rules/loop.py)
+and its compilation (codegen/loops.py).
+
+A Python loop traced inside nbad.jit reaches the IR as N copies of its body;
+reroll folds them back into one `loop` equation. Every test runs the same
+Python loop eagerly with NumPy and compares; the IR (`jit(f).lower(...).ir`)
+is checked where the structure matters (a loop was or was not formed, its
+length and number of carries). Pure structure/semantics checks of the pass use
+`nbad.make_ir` + `reroll` + `eval_ir` (no Numba compilation: fast).
+
+Most functions are written once against an array namespace `xp` and run with
+`xp=nbad.numpy` under jit and `xp=numpy` for the reference.
+"""
+import threading
+
+import numpy as np
+import pytest
+
+import nbad
+import nbad.numpy as jnp
+from nbad.core.avals import ShapedArray
+from nbad.core.trace import eval_ir, trace_to_ir
+from nbad.rules.loop import expand_loop, loop_p
+from nbad.test_util import check_grads, check_rule
+from nbad.transforms.reroll import FUSED_UNROLL_MAX, MIN_TRIPS, reroll
+
+rng = np.random.default_rng(1234)
+
+N = 6
+A = rng.standard_normal((N, N)) * 0.3          # a contraction-ish matrix: iterates stay bounded
+X0 = rng.standard_normal(N)
+V0 = rng.standard_normal(N)
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+def assert_close(actual, expected, rtol=1e-12):
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
+    if expected.dtype.kind in "fc":
+        scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+        np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * 0.1 * scale)
+    else:
+        np.testing.assert_array_equal(actual, expected)
+
+
+def assert_all_close(actual, expected, rtol=1e-12):
+    if not isinstance(expected, (tuple, list)):
+        actual, expected = [actual], [expected]
+    assert len(actual) == len(expected)
+    for a, e in zip(actual, expected):
+        assert_close(a, e, rtol)
+
+
+def loop_eqs(ir):
+    """The loop equations at the top level of `ir`."""
+    return [eq for eq in ir.equations if eq.primitive is loop_p]
+
+
+def loop_shape(ir):
+    """[(length, num_carry, nested shape of the body)] for every loop of `ir`, recursively."""
+    return [(eq.params["length"], eq.params["num_carry"], loop_shape(eq.params["body"]))
+            for eq in loop_eqs(ir)]
+
+
+def loop_runners(lowered):
+    """{driver name: True for a native (Numba) loop, False for the Python-loop fallback}."""
+    namespace = lowered.compile().program.fn.__globals__
+    return {k: hasattr(v, "source") for k, v in namespace.items() if k.startswith("_loop")}
+
+
+def both(fn, *args, rtol=1e-12, static=()):
+    """jit(fn(jnp, ...)) and fn(np, ...) on `args`: asserts equal, returns the lowering."""
+    jf = nbad.jit(lambda *a: fn(jnp, *a))
+    copies = [np.array(a, copy=True) for a in args]
+    got = jf(*args)
+    with np.errstate(all="ignore"):
+        want = fn(np, *copies)
+    assert_all_close(got, want, rtol)
+    for a, c in zip(args, copies):  # inputs are left as they were
+        np.testing.assert_array_equal(np.asarray(a), c)
+    return jf.lower(*args)
+
+
+# -- 1. the linear-regression fit ----------------------------------------------------------
+
+def lin_loss(w, X, y):
+    r = X @ w - y
+    return jnp.mean(r * r)
+
+
+def lin_fit(w, X, y, steps, lr=0.05):
+    g = nbad.grad(lin_loss)
+    for _ in range(steps):
+        w = w - lr * g(w, X, y)
+    return w
+
+
+def lin_fit_numpy(w, X, y, steps, lr=0.05):
+    for _ in range(steps):
+        w = w - lr * (2.0 / X.shape[0]) * (X.T @ (X @ w - y))
+    return w
+
+
+LX = rng.standard_normal((40, 5))
+LY = LX @ rng.standard_normal(5) + 0.1 * rng.standard_normal(40)
+
+
+@pytest.mark.parametrize("steps,length", [(2, None), (3, 3), (60, 60)])
+def test_linreg_fit_becomes_one_loop(steps, length):
+    w0 = np.zeros(5)
+    f = nbad.jit(lin_fit, static_argnums=3)
+    assert_close(f(w0, LX, LY, steps), lin_fit_numpy(w0, LX, LY, steps))
+    lowered = f.lower(w0, LX, LY, steps)
+    if length is None:  # below MIN_TRIPS: straight-line
+        assert steps < MIN_TRIPS
+        assert loop_shape(lowered.ir) == []
+    else:
+        assert loop_shape(lowered.ir) == [(length, 1, [])]
+        (eq,) = loop_eqs(lowered.ir)
+        assert len(eq.outputs) == 1 and len(lowered.ir.equations) == 1
+        assert loop_runners(lowered) == {"_loop0": True}  # dot products and kernels: native
+        assert "for _ in range(length)" in lowered.compile().program.fn.__globals__["_loop0"].source
+
+
+# -- 2. several carries, swaps, pass-through, scalars, dtypes --------------------------------
+
+def physics(xp, x, v, A):
+    for _ in range(10):
+        a = A @ x
+        x, v = x + 0.1 * v, v - 0.1 * a
+    return x, v, xp.sum(x * v)
+
+
+def test_two_carries_physics_integrator():
+    lowered = both(physics, X0, V0, A)
+    assert loop_shape(lowered.ir) == [(10, 2, [])]
+
+
+def swapping(xp, a, b, A):
+    for _ in range(8):
+        a, b = b, a + xp.tanh(A @ b)
+    return a, b
+
+
+def test_carries_swapping_places():
+    lowered = both(swapping, X0, V0, A)
+    # each copy reads the value of the copy two before it: rerolled as pairs of iterations
+    (eq,) = loop_eqs(lowered.ir)
+    assert eq.params["length"] * 2 == 8 or eq.params["length"] >= MIN_TRIPS
+
+
+def three_term(xp, a, b, c, A):
+    for _ in range(9):
+        a, b, c = b, c, xp.tanh(A @ (a + b + c))
+    return a, b, c
+
+
+def test_three_term_recurrence():
+    lowered = both(three_term, X0, V0, X0 * V0, A)
+    assert loop_shape(lowered.ir) == [(3, 3, [])]
+
+
+def pass_through(xp, a, b, A):
+    for _ in range(8):
+        a, b = a, xp.tanh(A @ b) + a
+    return a, b
+
+
+def test_carry_passed_through_unchanged():
+    lowered = both(pass_through, X0, V0, A)
+    # `a` never changes: it is an invariant, not a carry
+    assert loop_shape(lowered.ir) == [(8, 1, [])]
+
+
+def scalar_carry(xp, s, x, A):
+    for _ in range(8):
+        x = A @ x
+        s = s * 0.5 + xp.sum(x)
+    return s, x
+
+
+def test_scalar_carry():
+    lowered = both(scalar_carry, np.float64(1.5), X0, A)
+    assert loop_shape(lowered.ir) == [(8, 2, [])]
+    (eq,) = loop_eqs(lowered.ir)
+    assert sorted(v.aval.shape for v in eq.outputs) == [(), (N,)]
+
+
+def scalar_literal_init(xp, x, A):
+    s = 0.0                       # the first iteration reads a literal, the others the carry
+    for _ in range(6):
+        x = xp.tanh(A @ x)
+        s = s + xp.sum(x)
+    return s, x
+
+
+def test_carry_initialized_by_a_literal():
+    lowered = both(scalar_literal_init, X0, A)
+    assert sum(length for length, _, _ in loop_shape(lowered.ir)) >= MIN_TRIPS
+
+
+def int_loop(xp, k, M):
+    for _ in range(6):
+        k = M @ k + 3
+    return k
+
+
+def test_integer_carry_matvec():
+    M = rng.integers(-2, 3, (5, 5))
+    k = rng.integers(-3, 4, 5)
+    lowered = both(int_loop, k, M)
+    assert loop_shape(lowered.ir) == [(6, 1, [])]
+
+
+def int8_loop(xp, k):
+    for _ in range(7):
+        k = k * k + xp.sum(k)  # wraps around like NumPy int8
+    return k
+
+
+def test_int8_wraps_around():
+    k = np.array([3, -5, 7, 100], dtype=np.int8)
+    with np.errstate(over="ignore"):
+        both(int8_loop, k)
+
+
+def bool_loop(xp, b, x, A):
+    for _ in range(6):
+        x = A @ x
+        b = b | (x > 0.1)
+    return b, x
+
+
+def test_bool_carry():
+    lowered = both(bool_loop, np.zeros(N, bool), X0, A)
+    assert loop_shape(lowered.ir) == [(6, 2, [])]
+
+
+def f32_loop(xp, x, A):
+    for _ in range(8):
+        x = xp.tanh(A @ x) * 0.5 + x
+    return x
+
+
+def test_float32_stays_float32():
+    x, M = X0.astype(np.float32), A.astype(np.float32)
+    lowered = both(f32_loop, x, M, rtol=2e-6)
+    assert loop_shape(lowered.ir) == [(8, 1, [])]
+    assert lowered.ir.outputs[0].aval.dtype == np.float32
+
+
+def next_carry_invariant(xp, x, y, A, v):
+    for _ in range(6):
+        y = y + xp.sum(xp.tanh(x))
+        x = A @ v                 # the next value of the carry `x` reads no carry
+    return x, y
+
+
+def test_next_carry_computed_from_invariants_only():
+    lowered = both(next_carry_invariant, X0, np.float64(0.5), A, V0)
+    assert loop_shape(lowered.ir) == [(6, 2, [])]
+
+
+def init_is_invariant(xp, x, A):
+    x0 = x
+    for _ in range(6):
+        x = xp.tanh(A @ x) + 0.5 * x0   # the carry's initial value is also an invariant
+    return x
+
+
+def test_carry_init_also_read_as_invariant():
+    lowered = both(init_is_invariant, X0, A)
+    assert loop_shape(lowered.ir) == [(6, 1, [])]
+
+
+# -- 3./4. values read after the loop --------------------------------------------------------
+
+def with_extras(xp, x, A):
+    for _ in range(8):
+        g = A @ x
+        loss = xp.sum(g * g)
+        x = x - 0.1 * g
+    return x, g, loss
+
+
+def test_last_iteration_values_read_after_the_loop():
+    lowered = both(with_extras, X0, A)
+    (eq,) = loop_eqs(lowered.ir)
+    assert (eq.params["length"], eq.params["num_carry"]) == (8, 1)
+    assert len(eq.outputs) == 3   # the carry, then the extras g and loss
+
+
+def all_iterates(xp, x, A):
+    xs = []
+    for _ in range(7):
+        x = xp.tanh(A @ x)
+        xs.append(x)
+    return xp.stack(xs)
+
+
+def test_every_iterate_read_after_the_loop_is_not_rerolled():
+    lowered = both(all_iterates, X0, A)
+    assert loop_shape(lowered.ir) == []
+
+
+def keep_one(xp, x, A):
+    for i in range(9):
+        x = xp.tanh(A @ x)
+        if i == 3:
+            kept = x
+    prev = None
+    for _ in range(5):
+        prev = x
+        x = xp.tanh(A @ x) * 0.5
+    return x, kept, x - prev
+
+
+def test_earlier_iterations_read_after_the_loop_shorten_it():
+    lowered = both(keep_one, X0, A)
+    loops = loop_shape(lowered.ir)
+    assert loops and all(length >= MIN_TRIPS for length, _, _ in loops)
+    # no loop spans the kept iterate: 9 + 5 iterations, 4 + 4 + 4 at most rerolled
+    assert sum(length for length, _, _ in loops) <= 12
+
+
+# -- 5./6. copies that differ ---------------------------------------------------------------
+
+def one_differs(xp, x, A):
+    for i in range(10):
+        x = xp.sin(A @ x) if i == 5 else xp.tanh(A @ x)
+    return x
+
+
+def test_one_iteration_differs():
+    lowered = both(one_differs, X0, A)
+    assert [(length, carry) for length, carry, _ in loop_shape(lowered.ir)] == [(5, 1), (4, 1)]
+
+
+def index_literal(xp, x, A):
+    for i in range(8):
+        x = xp.tanh(A @ x) * (i + 1)
+    return x
+
+
+def test_loop_index_as_literal():
+    lowered = both(index_literal, X0, A)
+    assert loop_shape(lowered.ir) == []   # every copy has its own literal
+
+
+def signed_zero(xp, x, A):
+    for i in range(6):
+        x = xp.tanh(A @ x) * (-0.0 if i == 5 else 0.0)
+    return 1.0 / x
+
+
+@pytest.mark.xfail(strict=True, reason="reroll's _opcode compares literals with ==: 0.0 and -0.0 "
+                   "are the same opcode, so the last iteration's -0.0 is replaced by 0.0")
+def test_signed_zero_literals_are_different():
+    both(signed_zero, X0, A)
+
+
+# -- 7. elementwise-only bodies ---------------------------------------------------------------
+
+def ew_step(xp, x, n):
+    for _ in range(n):
+        x = xp.tanh(x) * 0.5 + x
+    return x
+
+
+def test_short_elementwise_loop_stays_unrolled_and_fuses():
+    lowered = both(lambda xp, x: ew_step(xp, x, 10), X0)
+    assert loop_shape(lowered.ir) == []
+    assert len(lowered.plan.steps) == 1   # one fused kernel
+
+
+def test_long_elementwise_loop_becomes_a_loop():
+    lowered = both(lambda xp, x: ew_step(xp, x, 300), X0)
+    assert loop_shape(lowered.ir) == [(300, 1, [])]
+    assert loop_runners(lowered) == {"_loop0": True}
+
+
+def test_elementwise_unroll_threshold():
+    # the body is 3 equations (tanh, mul, add): trips * 3 <= FUSED_UNROLL_MAX stays unrolled
+    below = FUSED_UNROLL_MAX // 3
+    for trips, expected in ((below, []), (below + 1, [(below + 1, 1, [])])):
+        ir = nbad.make_ir(lambda x: ew_step(jnp, x, trips))(X0)
+        rerolled = reroll(ir)
+        assert loop_shape(rerolled) == expected
+        assert_close(eval_ir(rerolled, [X0])[0], ew_step(np, X0, trips))
+
+
+# -- 8./9. nested loops and loops in sequence ---------------------------------------------------
+
+def nested(xp, x, A):
+    for _ in range(4):
+        for _ in range(5):
+            x = xp.tanh(A @ x)
+        x = x * 0.5 + xp.sum(x)
+    return x
+
+
+def test_nested_loops():
+    lowered = both(nested, X0, A)
+    assert loop_shape(lowered.ir) == [(4, 1, [(5, 1, [])])]
+    assert loop_runners(lowered) == {"_loop0": True}
+    assert "_loop0(5," in lowered.compile().program.fn.__globals__["_loop0"].source
+
+
+def two_loops(xp, x, A):
+    for _ in range(6):
+        x = xp.tanh(A @ x)
+    y = x * 2.0
+    for _ in range(5):
+        y = A.T @ y - 0.1 * xp.sum(y)
+    return x, y
+
+
+def test_two_loops_in_sequence():
+    lowered = both(two_loops, X0, A)
+    assert sorted(loop_shape(lowered.ir)) == [(5, 1, []), (6, 1, [])]
+
+
+# -- 10./11. the Python-loop fallback -----------------------------------------------------------
+
+IDX = np.array([3, 0, 5, 1, 1, 2])
+
+
+def gather_body(xp, x, A, idx):
+    for _ in range(6):
+        x = xp.tanh(A @ x)[idx] + 0.1 * x
+    return x
+
+
+def solve_body(xp, x, A):
+    M = A + 3.0 * xp.eye(N)
+    for _ in range(5):
+        x = xp.linalg.solve(M, x) + 0.5 * x
+    return x
+
+
+@pytest.mark.parametrize("case", ["gather", "solve"])
+def test_unsupported_step_falls_back_to_a_python_loop(case):
+    if case == "gather":
+        lowered = both(gather_body, X0, A, IDX)
+        length = 6
+    else:
+        lowered = both(solve_body, X0, A)
+        length = 5
+    assert loop_shape(lowered.ir) == [(length, 1, [])]
+    assert loop_runners(lowered) == {"_loop0": False}
+
+
+def big_body(xp, x):
+    for _ in range(4):
+        x = xp.tanh(x) * 0.5 + x * 0.25 - xp.mean(x)
+    return x
+
+
+def test_body_worth_splitting_across_threads_falls_back():
+    from nbad.codegen import driver
+
+    x = rng.standard_normal(3_000_000)
+    assert x.size * 2 >= driver.PARALLEL_MIN_WORK
+    old = nbad.config.num_threads
+    nbad.config.update("num_threads", 2)
+    try:
+        lowered = both(big_body, x, rtol=1e-11)
+        assert loop_shape(lowered.ir) == [(4, 1, [])]
+        assert loop_runners(lowered) == {"_loop0": False}
+        f = nbad.jit(lambda x: big_body(jnp, x))
+        first = np.array(f(x))
+        assert_close(f(x), first)   # a second call (recycled buffers) gives the same
+    finally:
+        nbad.config.update("num_threads", old)
+
+
+# -- 12. the loop primitive's rules -------------------------------------------------------------
+
+def prim_body(x, s, M):
+    y = jnp.tanh(M @ x) + 0.1 * s
+    return [y, s + jnp.sum(y * y), jnp.sum(y)]   # carries x, s; extra sum(y)
+
+
+def prim_params(length=4):
+    avals = [ShapedArray((N,), np.float64), ShapedArray((), np.float64), ShapedArray((N, N), np.float64)]
+    body = trace_to_ir(prim_body, avals, name="loop_body")
+    return {"body": body, "length": length, "num_carry": 2}
+
+
+def prim_numpy(x, s, M, length=4):
+    for _ in range(length):
+        y = np.tanh(M @ x) + 0.1 * s
+        x, s, e = y, s + np.sum(y * y), np.sum(y)
+    return [x, s, e]
+
+
+def test_loop_primitive_impl_and_abstract_eval():
+    params = prim_params()
+    args = [X0, np.float64(0.3), A]
+    got = loop_p.impl(*args, **params)
+    assert_all_close(got, prim_numpy(*args))
+    assert_all_close(expand_loop(args, **params), prim_numpy(*args))
+    avals = loop_p.abstract_eval(*[ShapedArray(np.shape(a), np.float64) for a in args], **params)
+    assert [(a.shape, a.dtype) for a in avals] == [((N,), np.float64), ((), np.float64), ((), np.float64)]
+
+
+def test_loop_primitive_rules_against_finite_differences():
+    params = prim_params(length=3)
+    args = [X0, np.float64(0.3), A]
+    check_rule(loop_p, args, params)
+
+    def f(x, s, M):
+        return loop_p.bind(x, s, M, **params)
+
+    check_grads(f, (X0, 0.3, A), order=1)
+
+
+def test_loop_primitive_vmap():
+    params = prim_params()
+    xs = rng.standard_normal((3, N))
+    Ms = rng.standard_normal((3, N, N)) * 0.3
+    s = np.float64(0.2)
+
+    def f(x, s, M):
+        return loop_p.bind(x, s, M, **params)
+
+    got = nbad.vmap(f, in_axes=(0, None, 0))(xs, s, Ms)
+    want = [prim_numpy(xs[i], s, Ms[i]) for i in range(3)]
+    for k in range(3):
+        assert_close(got[k], np.stack([np.asarray(w[k]) for w in want]))
+    # batched carry, shared matrix, under jit (the batched unrolled loop is rerolled again)
+    jv = nbad.jit(nbad.vmap(f, in_axes=(0, None, None)))
+    got = jv(xs, s, A)
+    want = [prim_numpy(xs[i], s, A) for i in range(3)]
+    for k in range(3):
+        assert_close(got[k], np.stack([np.asarray(w[k]) for w in want]))
+
+
+def test_reroll_builds_a_loop_whose_rules_hold():
+    def f(x, s, M):
+        for _ in range(5):
+            y = jnp.tanh(M @ x) + 0.1 * s
+            x, s = y, s + jnp.sum(y * y)
+        return x, s
+
+    args = [X0, np.float64(0.3), A]
+    ir = nbad.make_ir(f)(*args)
+    rerolled = reroll(ir)
+    (eq,) = loop_eqs(rerolled)
+    assert (eq.params["length"], eq.params["num_carry"]) == (5, 2)
+    positions = [[v.id for v in rerolled.inputs].index(a.id) for a in eq.inputs]
+    operands = [args[p] for p in positions]
+    want = prim_numpy(*args, length=5)[:2]
+    assert_all_close(eval_ir(rerolled, args), want)
+    assert_all_close(loop_p.impl(*operands, **eq.params), want)
+    params = dict(eq.params)
+
+    def g(*xs):
+        return loop_p.bind(*xs, **params)
+
+    check_grads(g, tuple(operands), order=1)
+
+
+def tanh_chain(xp, x, A):
+    for _ in range(5):
+        x = xp.tanh(A @ x) + 0.1 * x
+    return xp.sum(x * x)
+
+
+def test_jit_of_grad_of_a_python_loop():
+    g = nbad.jit(nbad.grad(lambda x, A: tanh_chain(jnp, x, A), argnums=(0, 1)))
+    gx, gA = g(X0, A)
+    ex, eA = nbad.grad(lambda x, A: tanh_chain(jnp, x, A), argnums=(0, 1))(X0, A)
+    assert_close(gx, np.asarray(ex))
+    assert_close(gA, np.asarray(eA))
+    # central differences of the NumPy loop
+    eps = 1e-6
+    num = np.array([(tanh_chain(np, X0 + eps * e, A) - tanh_chain(np, X0 - eps * e, A)) / (2 * eps)
+                    for e in np.eye(N)])
+    np.testing.assert_allclose(gx, num, rtol=1e-6, atol=1e-8)
+    # the gradient of the linear-regression loop: its program is a loop again
+    w0 = np.zeros(5)
+    gl = nbad.jit(nbad.grad(lambda w: jnp.sum(lin_fit(w, LX, LY, 20) ** 2)))
+    assert loop_shape(gl.lower(w0).ir)
+    num = np.array([(np.sum(lin_fit_numpy(w0 + eps * e, LX, LY, 20) ** 2)
+                     - np.sum(lin_fit_numpy(w0 - eps * e, LX, LY, 20) ** 2)) / (2 * eps)
+                    for e in np.eye(5)])
+    np.testing.assert_allclose(gl(w0), num, rtol=1e-6, atol=1e-9)
+    check_grads(lambda w: lin_fit(w, LX, LY, 4), (w0 + 0.1,), order=2)
+
+
+# -- 13. repeated and concurrent calls ----------------------------------------------------------
+
+@pytest.mark.parametrize("case", ["native", "fallback"])
+def test_calls_are_repeatable_thread_safe_and_pure(case):
+    if case == "native":
+        f, args = nbad.jit(lambda x, v, A: physics(jnp, x, v, A)), (X0.copy(), V0.copy(), A.copy())
+        want = physics(np, X0, V0, A)
+    else:
+        f, args = nbad.jit(lambda x, A, i: gather_body(jnp, x, A, i)), (X0.copy(), A.copy(), IDX.copy())
+        want = gather_body(np, X0, A, IDX)
+    copies = [a.copy() for a in args]
+    first = f(*args)
+    assert_all_close(first, want)
+    assert_all_close(f(*args), want)
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(50):
+                results.append(f(*args))
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(results) == 100
+    for r in results:
+        assert_all_close(r, want)
+    for a, c in zip(args, copies):
+        np.testing.assert_array_equal(a, c)
+
+
+def test_strided_and_read_only_inputs():
+    f = nbad.jit(lambda x, M: f32_loop(jnp, x, M))
+    M = np.ascontiguousarray(A.T).T          # Fortran order
+    x = np.repeat(X0, 2)[::2]               # strided view
+    x.flags.writeable = False
+    assert_close(f(x, M), f32_loop(np, X0, A))
+    assert loop_shape(f.lower(x, M).ir) == [(8, 1, [])]
+
+
+# -- 14. random loop bodies ------------------------------------------------------------------
+
+B = rng.standard_normal((4, 4)) * 0.3
+C = rng.standard_normal((4, 4)) * 0.4
+
+
+def _op(name, c):
+    """One step of a random body on the state (X: 4x4, v: 4)."""
+    def step(xp, X, v):
+        if name == "matvec":
+            return X, xp.tanh(X @ v) * c
+        if name == "matmul":
+            return (C @ X) * c, v
+        if name == "tanh":
+            return xp.tanh(X), v
+        if name == "add":
+            return X + B, v
+        if name == "mul":
+            return X * c, v
+        if name == "sum0":
+            return X, v * c + xp.sum(X, axis=0) * 0.1
+        if name == "sum1":
+            return X - xp.reshape(xp.sum(X, axis=1), (4, 1)) * 0.2, v
+        if name == "transpose":
+            return xp.transpose(X) * c + X * 0.5, v
+        if name == "reshape":
+            return xp.reshape(xp.transpose(xp.reshape(X, (2, 8))), (4, 4)) + 0.1 * X, v
+        raise AssertionError(name)
+    return step
+
+
+OPS = ["matvec", "matmul", "tanh", "add", "mul", "sum0", "sum1", "transpose", "reshape"]
+
+
+def random_program(seed):
+    r = np.random.default_rng(seed)
+    body = [_op(str(r.choice(OPS)), float(np.round(r.uniform(0.3, 0.9), 3)))
+            for _ in range(int(r.integers(1, 5)))]
+    trips = int(r.integers(1, 8))
+
+    def fn(xp, X, v):
+        for _ in range(trips):
+            for step in body:
+                X, v = step(xp, X, v)
+        return X, v
+
+    return fn, trips
+
+
+X44 = rng.standard_normal((4, 4))
+V4 = rng.standard_normal(4)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_bodies_reroll_preserves_semantics(seed):
+    """reroll alone, evaluated by the NumPy impls (no compilation)."""
+    fn, trips = random_program(seed)
+    ir = nbad.make_ir(lambda X, v: fn(jnp, X, v))(X44, V4)
+    rerolled = reroll(ir)
+    for length, _, _ in loop_shape(rerolled):
+        assert MIN_TRIPS <= length <= trips
+    assert_all_close(eval_ir(rerolled, [X44, V4]), fn(np, X44, V4))
+
+
+@pytest.mark.parametrize("seed", [0, 3, 7, 11, 19, 23])
+def test_random_bodies_compiled(seed):
+    fn, trips = random_program(seed)
+    lowered = both(fn, X44, V4)
+    for length, _, _ in loop_shape(lowered.ir):
+        assert MIN_TRIPS <= length <= trips
