@@ -171,6 +171,8 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
             else:
                 call_args = _emit_library_call(body, step, names, namespace, step_no, num_threads,
                                                pooled_ids)
+                kernels += getattr(namespace.get(f"_{step.equation.primitive.name}{step_no}"),
+                                   "kernels", [])  # a loop's
                 if isinstance(step, LibraryStep) and call_args is not None:
                     for v in step.equation.outputs:
                         library_inputs[v.id] = call_args

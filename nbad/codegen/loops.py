@@ -16,6 +16,7 @@ Python loop.
 """
 from __future__ import annotations
 
+import hashlib
 import linecache
 
 import numba
@@ -79,7 +80,7 @@ def _empty(var) -> str:
     return f"np.empty({tuple(var.aval.shape)!r}, np.{var.aval.dtype.name})"
 
 
-_NATIVE: dict[str, object] = {}  # generated source -> its compiled Numba function
+_NATIVE: dict[str, tuple] = {}  # generated source -> (compiled function, disk cache name)
 
 
 class NativeLoop:
@@ -90,6 +91,8 @@ class NativeLoop:
 
         ir = plan.ir
         self.namespace: dict[str, object] = {"np": np}
+        self.callees: dict[str, object] = {}  # name -> CompiledKernel or NativeLoop it calls
+        self.disk_name: str | None = None     # the loop's module in the disk cache, once loaded
         self.extra_args: list = []       # constants computed here, passed on every call
         names: dict[int, str] = {}
         params = [f"i{j}" for j in range(num_carry)]
@@ -108,6 +111,7 @@ class NativeLoop:
                                        num_threads, step_no, IndentedBuffer())
                     if call.parallel:
                         raise _NotNative(f"kernel {call.ck.name} is worth splitting across threads")
+                    self.callees[call.kname] = call.ck
                     for v in call.ks.out_vars:
                         pre.line(f"{names[v.id]} = {_empty(v)}")
                         owned.add(v.id)
@@ -147,6 +151,7 @@ class NativeLoop:
                                        num_threads)
                     fname = f"_loop{step_no}"
                     self.namespace[fname] = inner.function()
+                    self.callees[fname] = inner
                     extra = [self._extra(params, x) for x in inner.extra_args]
                     outs = [f"b{v.id}" for v in eq.outputs]
                     for v, o in zip(eq.outputs, outs):
@@ -195,18 +200,52 @@ class NativeLoop:
         for line in swaps + copies:
             loop.line(line)
 
+    @property
+    def kernels(self) -> list:
+        """What this loop runs, its own function first: for lower().source and the
+        disk cache's records (cache.first_call)."""
+        return [self] + [k for c in self.callees.values() for k in
+                         (c.kernels if isinstance(c, NativeLoop) else [c])]
+
+    @property
+    def name(self) -> str:
+        return self.disk_name or "loop_" + hashlib.sha256(self.source.encode()).hexdigest()[:16]
+
+    def module_source(self) -> str:
+        return self.source
+
     def function(self):
         """The compiled Numba function: loop(length, *operands, *extra_args)."""
         key = self.source + "\n# " + repr(sorted(
             (k, type(v).__name__, repr(v)) for k, v in self.namespace.items() if k.startswith("_c")))
-        fn = _NATIVE.get(key)
-        if fn is None:
-            filename = f"<nbad-loop {len(_NATIVE)}>"
-            linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
-            namespace = dict(self.namespace)
-            exec(compile(self.source, filename, "exec"), namespace)
-            fn = _NATIVE[key] = numba.njit(nogil=True)(namespace["loop"])
+        found = _NATIVE.get(key)
+        if found is None:
+            found = _NATIVE[key] = self._from_disk() or (self._in_memory(), None)
+        fn, self.disk_name = found
+        self._dispatchers = {"nogil": fn}  # what cache.first_call counts misses on
         return fn
+
+    def _from_disk(self):
+        """(function, module name) through the disk cache, which also keeps Numba's
+        machine code of the loop; None if the cache is off or a callee is not in it."""
+        from nbad import cache
+
+        if not cache.enabled() or any(c.disk_name is None for c in self.callees.values()):
+            return None
+        lines = ["import numpy as np"]
+        lines += [f"from nbad_kernel_cache_{c.disk_name} import kernel as {name}"
+                  for name, c in sorted(self.callees.items())]
+        lines += [f"{k} = {_scalar_source(v)}" for k, v in sorted(self.namespace.items())
+                  if k.startswith("_c")]
+        source = "\n".join(lines) + "\n\n\n" + self.source.replace("def loop(", "def kernel(", 1)
+        return cache.kernel_dispatcher(source, "nogil=True")
+
+    def _in_memory(self):
+        filename = f"<nbad-loop {len(_NATIVE)}>"
+        linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
+        namespace = dict(self.namespace)
+        exec(compile(self.source, filename, "exec"), namespace)
+        return numba.njit(nogil=True)(namespace["loop"])
 
     def runner(self, length: int):
         fn, extra = self.function(), tuple(self.extra_args)
@@ -215,6 +254,7 @@ class NativeLoop:
             return fn(length, *[np.asarray(a, order="C") for a in args], *extra)
 
         run.source = self.source
+        run.kernels = self.kernels
         return run
 
 
