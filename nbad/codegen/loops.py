@@ -36,10 +36,11 @@ class _NotNative(Exception):
 
 def compile_loop(eq, num_threads: int):
     """A callable running loop equation `eq`: (*operands) -> tuple of results."""
+    from nbad.codegen.lowering import lower_loop_body
     from nbad.config import log
 
     body, length, num_carry = eq.params["body"], eq.params["length"], eq.params["num_carry"]
-    plan = fusion.plan(_lowered(body))
+    plan = fusion.plan(lower_loop_body(body, num_carry))
     try:
         native = NativeLoop(plan, num_carry, num_threads)
     except _NotNative as why:
@@ -76,6 +77,16 @@ def _scalar_source(value) -> str:
     return f"{name}({int(value)})"
 
 
+def _step_inputs(step) -> list:
+    if isinstance(step, Kernel):
+        return [inp.buffer for inp in step.inputs]
+    return [a for a in step.equation.inputs if isinstance(a, Var)]
+
+
+def _step_outputs(step) -> list:
+    return step.outputs if isinstance(step, Kernel) else step.equation.outputs
+
+
 def _empty(var) -> str:
     return f"np.empty({tuple(var.aval.shape)!r}, np.{var.aval.dtype.name})"
 
@@ -88,6 +99,7 @@ class NativeLoop:
 
     def __init__(self, plan, num_carry: int, num_threads: int):
         from nbad.codegen.driver import _KernelCall, _plain_dot, _split_matmul_operands
+        from nbad.codegen.lowering import lower_loop_body
 
         ir = plan.ir
         self.namespace: dict[str, object] = {"np": np}
@@ -102,10 +114,18 @@ class NativeLoop:
         for v, c in zip(ir.constvars, ir.consts):
             names[v.id] = self._extra(params, np.asarray(c))
         pre, loop = IndentedBuffer(), IndentedBuffer()
-        owned: set[int] = set()  # buffers allocated before the loop, written by one step
+        owned: set[int] = set()  # buffers allocated before the loop, written in it by one step
+        # values equal in every iteration: steps reading only these run once, before the
+        # loop (lowering adds such steps: the transposed copy of an invariant matrix)
+        invariant = {v.id for v in ir.inputs[num_carry:]} | {v.id for v in ir.constvars}
         kernel_outputs = {v.id for s in plan.steps if isinstance(s, Kernel) for v in s.outputs}
         with pre.indent(), loop.indent(), loop.indent():
             for step_no, step in enumerate(plan.steps):
+                outputs = _step_outputs(step)
+                in_loop = not all(v.id in invariant for v in _step_inputs(step))
+                body = loop if in_loop else pre
+                if not in_loop:
+                    invariant.update(v.id for v in outputs)
                 if isinstance(step, Kernel):
                     call = _KernelCall(step, names, self.namespace, kernel_outputs, set(),
                                        num_threads, step_no, IndentedBuffer())
@@ -114,9 +134,10 @@ class NativeLoop:
                     self.callees[call.kname] = call.ck
                     for v in call.ks.out_vars:
                         pre.line(f"{names[v.id]} = {_empty(v)}")
-                        owned.add(v.id)
+                        if in_loop:
+                            owned.add(v.id)
                     extent = 1 if call.extent is None else call.extent
-                    loop.line(f"{call.kname}(0, {extent}, {', '.join(call.args)}){call.comment}")
+                    body.line(f"{call.kname}(0, {extent}, {', '.join(call.args)}){call.comment}")
                     continue
                 eq = step.equation
                 out = eq.outputs[0]
@@ -129,11 +150,12 @@ class NativeLoop:
                     raise _NotNative(f"{eq.primitive.name} of a literal")
                 name = names[out.id] = f"b{out.id}"
                 if isinstance(step, ViewStep) and eq.primitive in RESHAPE_LIKE:
-                    loop.line(f"{name} = {ins[0]}.reshape({tuple(out.aval.shape)!r})")
-                elif isinstance(step, ViewStep) and eq.primitive is transpose_p:
-                    # contiguous, so that later reshapes of it are views in Numba too
-                    loop.line(f"{name} = np.ascontiguousarray({ins[0]}.transpose("
-                              f"{tuple(eq.params['permutation'])!r}))")
+                    body.line(f"{name} = {ins[0]}.reshape({tuple(out.aval.shape)!r})")
+                elif (isinstance(step, ViewStep) and eq.primitive is transpose_p
+                      and tuple(eq.params["permutation"]) == (1, 0)):
+                    # a copy, so that later reshapes of it are views in Numba too. (Numba
+                    # compiles x.transpose(axes) in some 6 s, x.T.copy() in a fraction.)
+                    body.line(f"{name} = {ins[0]}.T.copy()")
                 elif isinstance(step, LibraryStep) and _plain_dot(eq) is not None:
                     if _split_matmul_operands(eq, num_threads) is not None:
                         raise _NotNative("a matrix product worth splitting across threads")
@@ -141,14 +163,15 @@ class NativeLoop:
                     a = f"{ins[0]}.T" if eq.inputs[0].aval.ndim == 2 and lc[0] == 0 else ins[0]
                     b = f"{ins[1]}.T" if eq.inputs[1].aval.ndim == 2 and rc[0] == 1 else ins[1]
                     pre.line(f"{name} = {_empty(out)}")
-                    owned.add(out.id)
+                    if in_loop:
+                        owned.add(out.id)
                     if out.aval.ndim:
-                        loop.line(f"np.dot({a}, {b}, {name})  # {eq.primitive.name}")
+                        body.line(f"np.dot({a}, {b}, {name})  # {eq.primitive.name}")
                     else:
-                        loop.line(f"{name}[()] = np.dot({a}, {b})  # {eq.primitive.name}")
+                        body.line(f"{name}[()] = np.dot({a}, {b})  # {eq.primitive.name}")
                 elif isinstance(step, LibraryStep) and eq.primitive is loop_p:
-                    inner = NativeLoop(fusion.plan(_lowered(eq.params["body"])), eq.params["num_carry"],
-                                       num_threads)
+                    inner = NativeLoop(fusion.plan(lower_loop_body(eq.params["body"], eq.params["num_carry"])),
+                                       eq.params["num_carry"], num_threads)
                     fname = f"_loop{step_no}"
                     self.namespace[fname] = inner.function()
                     self.callees[fname] = inner
@@ -156,7 +179,7 @@ class NativeLoop:
                     outs = [f"b{v.id}" for v in eq.outputs]
                     for v, o in zip(eq.outputs, outs):
                         names[v.id] = o
-                    loop.line(f"{', '.join(outs)}, = {fname}({eq.params['length']}, "
+                    body.line(f"{', '.join(outs)}, = {fname}({eq.params['length']}, "
                               f"{', '.join(ins + extra)})")
                 else:
                     raise _NotNative(f"{eq.primitive.name} is not run natively")
@@ -256,9 +279,3 @@ class NativeLoop:
         run.source = self.source
         run.kernels = self.kernels
         return run
-
-
-def _lowered(body):
-    from nbad.codegen.lowering import lower_for_cpu
-
-    return lower_for_cpu(body)
