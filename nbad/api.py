@@ -30,7 +30,7 @@ from nbad.core.ir import IR
 from nbad.core.trace import Tracer, eval_ir, trace_to_ir
 from nbad.errors import NbadTypeError, NbadValueError
 from nbad.transforms.reroll import reroll
-from nbad.transforms.simplify import simplify
+from nbad.transforms.simplify import remove_dead_code, simplify
 
 _ndarray = np.ndarray
 
@@ -223,8 +223,9 @@ class JitFunction:
 
         start = time.perf_counter()
         ir, out_tree = self._trace(args, kwargs, static_pos, in_tree, avals)
-        # Python loops traced into copies of their body become loops again
-        ir = simplify(reroll(lowering.inline_calls(ir)))
+        # Python loops traced into copies of their body become loops again. Dead code
+        # goes first: a backward pass's unused cotangents read every forward copy.
+        ir = simplify(reroll(remove_dead_code(lowering.inline_calls(ir))))
         plan = fusion.plan(lowering.lower_for_cpu(ir))
         single = out_tree.num_leaves == 1 and tree_util.treedef_is_leaf(out_tree)
         program = driver.build_program(plan, _num_threads(), single_output=single)

@@ -62,6 +62,7 @@ def _python_loop(plan, length, num_carry, num_threads):
             carry = [np.asarray(c) for c in outs[:num_carry]]
         return tuple(outs)
 
+    run.kernels = program.kernels
     return run
 
 
@@ -180,7 +181,7 @@ class NativeLoop:
                     for v, o in zip(eq.outputs, outs):
                         names[v.id] = o
                     body.line(f"{', '.join(outs)}, = {fname}({eq.params['length']}, "
-                              f"{', '.join(ins + extra)})")
+                              f"{', '.join(ins + extra)})  # {inner.name}")
                 else:
                     raise _NotNative(f"{eq.primitive.name} is not run natively")
             self._carry_update(ir, num_carry, names, owned, loop)

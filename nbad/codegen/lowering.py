@@ -19,7 +19,7 @@ from nbad.rules.elementwise import mul_p
 from nbad.rules.linalg import dot_general_p
 from nbad.rules.reduce import reduce_sum_p
 from nbad.rules.shape import broadcast_in_dim_p, iota_p, transpose_p
-from nbad.transforms.simplify import simplify
+from nbad.transforms.simplify import remove_dead_code, simplify
 
 
 def _dot_as_loop(eq: Equation, transposed: set):
@@ -284,8 +284,6 @@ def sink_transposes(ir: IR) -> IR:
         new_eqs.append(eq)
     if not replaced:
         return ir
-    from nbad.transforms.simplify import simplify
-
     # the permuted copies read the same sources; the originals become dead
     outputs = [replaced.get(a.id, a) if isinstance(a, Var) else a for a in ir.outputs]
     equations = []
@@ -390,10 +388,13 @@ def lower_for_cpu(ir: IR) -> IR:
     Maps are expanded into batched equations and calls inlined until neither
     is left (a custom-rule function may vmap, a vmapped function may call one,
     and a map independent of an enclosing one survives its expansion)."""
+    from nbad.transforms.reroll import reroll
     from nbad.transforms.vmap import has_maps, lower_maps
 
     ir = inline_calls(ir)
-    while has_maps(ir):
-        ir = inline_calls(lower_maps(ir))
+    if has_maps(ir):
+        while has_maps(ir):
+            ir = inline_calls(lower_maps(ir))
+        ir = reroll(remove_dead_code(ir))  # Python loops inside a vmapped function
     ir = sink_transposes(lower_iotas(simplify(ir)))
     return fold_scalar_broadcasts(lower_dots(swap_transposed_products(ir)))

@@ -41,18 +41,47 @@ MAX_ATTEMPTS = 8        # candidates checked per search before giving up
 
 def reroll(ir: IR) -> IR:
     """`ir` with its repetitions folded into loops (the same IR if there are none)."""
-    equations = list(ir.equations)
-    if len(equations) < 2 * MIN_TRIPS:
+    if len(ir.equations) < 2 * MIN_TRIPS:
         return ir
+    equations, outputs = _constants_first(ir)
     changed = False
     while True:
-        rerolled = _reroll_once(equations, ir.outputs)
+        rerolled = _reroll_once(equations, outputs)
         if rerolled is None:
             break
         equations, changed = rerolled, True
     if not changed:
         return ir
-    return IR(ir.inputs, equations, ir.outputs, ir.constvars, ir.consts, name=ir.name)
+    return IR(ir.inputs, equations, outputs, ir.constvars, ir.consts, name=ir.name)
+
+
+def _constants_first(ir: IR):
+    """(equations, outputs) with the equations that compute constants (from
+    literals only: a mean's 1/n broadcast) moved to the front, each computed once.
+    Every copy of a loop body then reads the same constant, not its own: a
+    backward pass reading the forward copies' constants would otherwise read a
+    different value in every copy."""
+    subst: dict[int, Var] = {}
+    seen: dict = {}
+    ir_texts: dict = {}
+    const_ids: set = set()
+    constants, rest = [], []
+    for eq in ir.equations:
+        ins = [subst.get(a.id, a) if isinstance(a, Var) else a for a in eq.inputs]
+        eq = Equation(eq.primitive, ins, eq.outputs, eq.params)
+        if not all(isinstance(a, Literal) or a.id in const_ids for a in ins):
+            rest.append(eq)
+            continue
+        key = (_opcode(eq, ir_texts), tuple(a.id for a in ins if isinstance(a, Var)))
+        if key in seen:
+            for old, new in zip(eq.outputs, seen[key].outputs):
+                subst[old.id] = new
+            continue
+        seen[key] = eq
+        const_ids.update(v.id for v in eq.outputs)
+        constants.append(eq)
+    outputs = [subst.get(a.id, a) if isinstance(a, Var) else a for a in ir.outputs]
+    return constants + rest, outputs
 
 
 # -- finding candidates ------------------------------------------------------------------
@@ -67,6 +96,8 @@ def _param_key(value, ir_texts: dict):
         return tuple(_param_key(v, ir_texts) for v in value)
     if isinstance(value, dict):
         return tuple(sorted((k, _param_key(v, ir_texts)) for k, v in value.items()))
+    if isinstance(value, float):
+        return ("float", repr(value))  # -0.0 is not 0.0
     if isinstance(value, np.ndarray) or (callable(value) and not isinstance(value, type)):
         return ("object", id(value))  # equal only if it is the same object
     try:
@@ -77,8 +108,8 @@ def _param_key(value, ir_texts: dict):
 
 
 def _opcode(eq: Equation, ir_texts: dict):
-    literals = tuple(None if isinstance(a, Var) else (a.aval.dtype.str, a.value.item())
-                     for a in eq.inputs)
+    literals = tuple(None if isinstance(a, Var) else (a.aval.dtype.str, np.asarray(a.value).tobytes())
+                     for a in eq.inputs)  # bit patterns: 0.0 and -0.0 differ
     return (eq.primitive.name, _param_key(eq.params, ir_texts),
             tuple((v.aval.shape, v.aval.dtype.str) for v in eq.outputs), literals)
 
@@ -179,12 +210,19 @@ def _match(equations, start, period, trips, producer, last_use):
         while same < trips and copies[same] == template:
             same += 1
         trips = same
-        # only the last copy's values may be read after the loop
+        # only the last copy's values may be read after the loop: if an earlier copy's
+        # are, the loop ends with that copy, or starts after it if too few copies precede it
         end = start + trips * period
-        for c in range(trips - 1):
-            for eq in equations[start + c * period:start + (c + 1) * period]:
-                if any(last_use.get(v.id, -1) >= end for v in eq.outputs):
-                    trips = min(trips, c + 1)
+        escaping = next((c for c in range(trips - 1)
+                         if any(last_use.get(v.id, -1) >= end for eq in
+                                equations[start + c * period:start + (c + 1) * period]
+                                for v in eq.outputs)), None)
+        if escaping is not None:
+            if escaping + 1 >= MIN_TRIPS:
+                trips = escaping + 1
+            else:
+                start, trips = start + (escaping + 1) * period, trips - escaping - 1
+            continue  # check the new stretch
         if trips < MIN_TRIPS:
             return None
         if trips < len(copies):
@@ -216,12 +254,16 @@ def _build(equations, start, period, trips, template, init, last_use):
                 invariant_ids.append(d[1])
     extras = [(o, k) for o, eq in enumerate(last) for k, v in enumerate(eq.outputs)
               if last_use.get(v.id, -1) >= end and (o, k) not in carried]
-    # the body: one copy, reading the carry and the invariants as inputs
+    # the body: one copy, reading the carry and the invariants as inputs; constants
+    # (computed from literals alone) are recomputed in it, to fold into its kernels
+    body_eqs = []
+    constants = _clone_constants(equations[:start], invariant_ids, body_eqs)
+    invariant_ids = [i for i in invariant_ids if i not in constants]
     carry_in = [Var(first[o].outputs[k].aval) for o, k in carried]
     inv_in = [Var(outer_vars[i].aval) for i in invariant_ids]
     env = {("prev",) + ok: v for ok, v in zip(carried, carry_in)}
     env.update({("outer", i): v for i, v in zip(invariant_ids, inv_in)})
-    body_eqs = []
+    env.update({("outer", i): v for i, v in constants.items()})
     templ_eqs = equations[start + period:start + 2 * period]
     for o, (eq, desc) in enumerate(zip(templ_eqs, template)):
         ins = [a if d is None else env[d] for a, d in zip(eq.inputs, desc)]
@@ -245,6 +287,33 @@ def _build(equations, start, period, trips, template, init, last_use):
     loop_eq = Equation(loop_p, inits + invariants, loop_outs,
                        {"body": body, "length": trips, "num_carry": len(carried)})
     return outer_eqs + [loop_eq]
+
+
+def _clone_constants(before: list, ids: list, into: list) -> dict:
+    """{id: fresh var} for the vars among `ids` computed from literals alone by the
+    equations `before`, with copies of those equations appended to `into`."""
+    producer = {v.id: eq for eq in before for v in eq.outputs}
+    clones: dict = {}
+
+    def clone(var_id):
+        if var_id in clones:
+            return clones[var_id]
+        eq = producer.get(var_id)
+        if eq is None or eq.primitive.multiple_results:
+            return None
+        ins = []
+        for a in eq.inputs:
+            if isinstance(a, Var):
+                a = clone(a.id)
+                if a is None:
+                    return None
+            ins.append(a)
+        out = Var(eq.outputs[0].aval)
+        into.append(Equation(eq.primitive, ins, [out], eq.params))
+        clones[var_id] = out
+        return out
+
+    return {i: clones[i] for i in ids if clone(i) is not None}
 
 
 def _cheap_to_repeat(eq: Equation) -> bool:

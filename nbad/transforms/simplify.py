@@ -67,7 +67,7 @@ def _fold_constant(eq: Equation, ins):
 
 def _atom_key(a):
     if isinstance(a, Literal):
-        return ("lit", a.aval.dtype.str, a.value.item() if hasattr(a.value, "item") else a.value)
+        return ("lit", a.aval.dtype.str, np.asarray(a.value).tobytes())  # 0.0 and -0.0 differ
     return a.id
 
 
@@ -130,10 +130,15 @@ def simplify(ir: IR) -> IR:
             seen[key] = eq.outputs
         equations.append(eq)
     outputs = [read(a) for a in ir.outputs]
-    # Dead-code elimination, backwards: all primitives are pure.
-    live = {a.id for a in outputs if isinstance(a, Var)}
+    return remove_dead_code(IR(ir.inputs, equations, outputs, ir.constvars, ir.consts, name=ir.name))
+
+
+def remove_dead_code(ir: IR) -> IR:
+    """`ir` without the equations (and constvars) no result depends on: all
+    primitives are pure."""
+    live = {a.id for a in ir.outputs if isinstance(a, Var)}
     kept = []
-    for eq in reversed(equations):
+    for eq in reversed(ir.equations):
         used = [v.id in live for v in eq.outputs]
         if any(used):
             # higher-order primitives (map) drop results nobody reads, and what computes them
@@ -148,4 +153,4 @@ def simplify(ir: IR) -> IR:
         if v.id in live:
             constvars.append(v)
             consts.append(c)
-    return IR(ir.inputs, kept, outputs, constvars, consts, name=ir.name)
+    return IR(ir.inputs, kept, ir.outputs, constvars, consts, name=ir.name)
