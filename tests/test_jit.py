@@ -390,11 +390,13 @@ def test_matrix_products_split_across_threads(monkeypatch):
         # elementwise epilogues run inside the split product, on the rows just computed:
         # row-broadcast (2-D kernel) and collapsed (1-D kernel over rows * columns)
         b = rng.standard_normal(7)
-        g = nbad.jit(lambda A, B, G, b: (jnp.tanh(A @ B + b), jnp.exp(G @ B.T) * 2.0))
-        source = g.lower(A, B, G, b).driver_source
-        assert source.count("after each part of dot_general") == 2
-        for got, want in zip(g(A, B, G, b), (np.tanh(A @ B + b), np.exp(G @ B.T) * 2.0)):
-            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+        # (one product per function: two independent ones would run side by side instead)
+        g1 = nbad.jit(lambda A, B, b: jnp.tanh(A @ B + b))
+        g2 = nbad.jit(lambda B, G: jnp.exp(G @ B.T) * 2.0)
+        for source in (g1.lower(A, B, b).driver_source, g2.lower(B, G).driver_source):
+            assert source.count("after each part of dot_general") == 1
+        np.testing.assert_allclose(g1(A, B, b), np.tanh(A @ B + b), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(g2(B, G), np.exp(G @ B.T) * 2.0, rtol=1e-12, atol=1e-14)
         # a contraction much longer than the result's rows (a weight gradient) is split
         # into partial products that are added; concurrent calls get their own partials
         X, Y = rng.standard_normal((300, 5)), rng.standard_normal((300, 7))
@@ -406,6 +408,22 @@ def test_matrix_products_split_across_threads(monkeypatch):
             for got in pool.map(lambda _: h(X, Y), range(8)):
                 for g_, want in zip(got, (X.T @ Y, np.tanh(X.T @ Y))):
                     np.testing.assert_allclose(g_, want, rtol=1e-12, atol=1e-14)
+    finally:
+        nbad.config.update("num_threads", None)
+
+
+def test_independent_products_run_side_by_side(monkeypatch):
+    """Two matrix products that do not read each other's results (an MLP's backward
+    pass: g @ W^T and h^T @ g) run whole, one per thread."""
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    nbad.config.update("num_threads", 2)
+    try:
+        g, W, h = rng.standard_normal((12, 5)), rng.standard_normal((7, 5)), rng.standard_normal((12, 3))
+        f = nbad.jit(lambda g, W, h: (jnp.tanh(g @ W.T) * 2.0, jnp.exp(h.T @ g)))
+        assert "_run_concurrently" in f.lower(g, W, h).driver_source
+        for _ in range(3):
+            for got, want in zip(f(g, W, h), (np.tanh(g @ W.T) * 2.0, np.exp(h.T @ g))):
+                np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
     finally:
         nbad.config.update("num_threads", None)
 

@@ -157,6 +157,18 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
         for step_no, step in enumerate(plan.steps):
             if step_no in fused:
                 continue
+            group = _independent_products(plan.steps, step_no, pooled_ids, num_threads)
+            if group:
+                for j in group:
+                    if isinstance(plan.steps[j], ViewStep):
+                        library_inputs.update(dict.fromkeys(
+                            (v.id for v in plan.steps[j].equation.outputs),
+                            _emit_library_call(body, plan.steps[j], names, namespace, j)))
+                _emit_concurrent_products(body, [plan.steps[j] for j in group
+                                                 if isinstance(plan.steps[j], LibraryStep)],
+                                          names, namespace, step_no)
+                fused.update(group)
+                continue
             epilogue = _epilogue_of(plan.steps, step_no) if isinstance(step, LibraryStep) else None
             if epilogue is not None:
                 ck = _emit_matmul_with_epilogue(body, step, plan.steps[epilogue], names, namespace,
@@ -210,6 +222,54 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)
     return Program(namespace["program"], source, kernels, plan)
+
+
+def _independent_products(steps, i, pooled_ids, num_threads) -> list:
+    """Indices of the matrix products starting at step i that do not read each
+    other's results (an MLP's backward pass: g @ W^T and h^T @ g), up to one per
+    thread, and of the views between them, when there are at least two products;
+    else []. Each product then runs whole on its own thread: with BLAS pinned to
+    one thread, two 1024 x 256 x 256 products took 4.5-6.3 ms one after the other,
+    each split by rows or contraction, and 4.3-4.7 ms side by side."""
+    if num_threads < 2 or not threads.blas_single_threaded():
+        return []
+    group, written, products = [], set(), 0
+    for j in range(i, len(steps)):
+        step = steps[j]
+        eq = getattr(step, "equation", None)
+        if eq is None or any(isinstance(a, Var) and a.id in written for a in eq.inputs):
+            break
+        if isinstance(step, ViewStep):
+            group.append(j)  # a view an operand needs: emitted first
+            continue
+        if (not isinstance(step, LibraryStep) or not _writes_into_buffer(eq)
+                or eq.outputs[0].id not in pooled_ids or products == num_threads):
+            break
+        group.append(j)
+        written.add(eq.outputs[0].id)
+        products += 1
+    while group and isinstance(steps[group[-1]], ViewStep):
+        group.pop()
+    return group if products > 1 else []
+
+
+def _run_concurrently(calls):
+    """Each (function, args) of `calls` on its own thread."""
+    threads.run(lambda lo, hi: [fn(*args) for fn, args in calls[lo:hi]], len(calls), (),
+                parts=len(calls))
+
+
+def _emit_concurrent_products(buf, steps, names, namespace, step_no):
+    calls = []
+    for k, step in enumerate(steps):
+        eq = step.equation
+        fname = f"_dot{step_no}_{k}"
+        namespace[fname] = _plain_dot(eq)
+        out = names[eq.outputs[0].id] = f"b{eq.outputs[0].id}"
+        calls.append(f"({fname}, ({', '.join(names[a.id] for a in eq.inputs)}, {out}))")
+    namespace["_run_concurrently"] = _run_concurrently
+    buf.line(f"_run_concurrently(({', '.join(calls)},))  # {len(steps)} independent products, "
+             "one per thread")
 
 
 def _dtype_global(namespace, var) -> str:
@@ -344,7 +404,10 @@ def _emit_matmul_with_epilogue(buf, lib_step, kernel: Kernel, names, namespace, 
     return call.ck
 
 
-SPLIT_MATMUL_MIN_FLOPS = 4_000_000  # below this a BLAS call is too short to share
+# Below this a BLAS call (~0.4 ms at 35 GFLOP/s a core) is too short to share: a
+# worker can take 0.3 ms to wake. An MLP's skinny products (5 MFLOP, 0.3 ms alone)
+# took 0.7-0.9 ms split in a training step.
+SPLIT_MATMUL_MIN_FLOPS = 16_000_000
 
 
 def _matrix_product_operands(eq):
@@ -388,7 +451,7 @@ def _split_matmul(transpose_a, transpose_b, over_k, out_dtype):
             return out
         n = threads.num_threads()
         part = partials.pop() if partials else None
-        if part is None or part.shape[0] != n:
+        if part is None or part.shape != (n,) + out.shape:
             part = np.empty((n,) + out.shape, out_dtype)
         bounds = threads.split(a.shape[1], n)
 
