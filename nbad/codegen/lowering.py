@@ -49,20 +49,7 @@ def _dot_as_loop(eq: Equation, transposed: set):
     x, b, free, c = sides[big]
     if b + free + c != tuple(range(x.aval.ndim)) or (x.id in transposed and c):
         return None
-    if _small_gemv(x, b, free, c, sides[1 - big][2]):
-        return None
     return sides, big
-
-
-def _small_gemv(x, batch, free, contracted, other_free) -> bool:
-    """A plain matrix-vector product too small to share among threads: BLAS gemv
-    keeps several rows in flight and needs no horizontal sum per row, so it beats
-    a row loop 1.1-3.7x on one thread for rows of 8 to 128 values (500 or 20,000
-    rows, measured; 4-value rows are faster as a loop)."""
-    from nbad.codegen.driver import PARALLEL_MIN_WORK
-
-    return (not batch and len(free) == 1 and len(contracted) == 1 and not other_free
-            and x.aval.shape[-1] >= 8 and 2 * x.aval.size < PARALLEL_MIN_WORK)
 
 
 def _emit_dot_loop(eq: Equation, sides, big, equations):
