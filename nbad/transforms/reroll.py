@@ -20,6 +20,14 @@ search compares equations by primitive, parameters, result types and
 literal operands (`_opcode`), for every period P at once with NumPy, then
 checks the data flow of the longest repetition found (`_match`).
 
+It runs on the traced IR before simplify (whose CSE would share equations
+between copies), after dead code is removed (a backward pass's unused
+cotangents read every forward copy). Equations computing constants from
+literals alone are moved to the front first and computed once, so that every
+copy reads the same one; the body recomputes them, to fold them into its
+kernels. A stretch whose copies do not all qualify is shortened, or shifted
+past an early copy whose values are read later.
+
 The body is simplified, its invariant equations are hoisted in front of the
 loop, and repetitions inside it (nested Python loops) are rerolled in turn.
 A body of elementwise equations only is left unrolled when the unrolled
