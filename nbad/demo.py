@@ -8,6 +8,8 @@
 3. Derivatives and batching: the IR of per-example gradients
    (vmap of grad: one `map` equation holding the backward pass), and their
    speed against the gradient written by hand in NumPy.
+4. A Python loop inside jit: a gradient-descent fit traced as its steps, one
+   after another, is rerolled into one `loop` and runs as one native loop.
 
 Returns exit status 1 if any result differs from NumPy's.
 """
@@ -58,6 +60,22 @@ def per_example_gradients(w, X, y):
 
 def per_example_gradients_numpy(w, X, y):
     return 2.0 * (X @ w - y)[:, None] * X
+
+
+FIT_STEPS, FIT_RATE = 250, 0.05
+
+
+def fit(w, X, y):
+    dloss = nbad.grad(loss)
+    for _ in range(FIT_STEPS):          # traced step by step, then rerolled
+        w = w - FIT_RATE * dloss(w, X, y)
+    return w
+
+
+def fit_numpy(w, X, y):
+    for _ in range(FIT_STEPS):
+        w = w - FIT_RATE * (2.0 / X.shape[0]) * (X.T @ (X @ w - y))
+    return w
 
 
 def median_time(fn, *args, repeats=7, min_seconds=0.05):
@@ -158,6 +176,15 @@ def main(quick=False):
                        per_example_gradients_numpy,
                        (rng.standard_normal(d), rng.standard_normal((m, d)), rng.standard_normal(m)),
                        repeats)
+    _section("4. A Python loop inside jit is rerolled into one native loop")
+    print(f"def fit(w, X, y):\n    dloss = nbad.grad(loss)\n    for _ in range({FIT_STEPS}):\n"
+          f"        w = w - {FIT_RATE} * dloss(w, X, y)\n    return w\n")
+    w, X = np.zeros(8), rng.standard_normal((500, 8))
+    y = X @ rng.standard_normal(8) + 0.1 * rng.standard_normal(500)
+    print("nbad.jit(fit).lower(w, X, y).ir:\n")
+    print(nbad.jit(fit).lower(w, X, y).ir)
+    print()
+    ok &= run_workload(f"{FIT_STEPS} gradient-descent steps, X 500 x 8", fit, fit_numpy, (w, X, y), repeats)
     print()
     print("all results equal NumPy's" if ok else "SOME RESULTS DIFFER FROM NUMPY'S")
     return 0 if ok else 1
