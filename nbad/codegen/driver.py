@@ -405,10 +405,10 @@ def _emit_matmul_with_epilogue(buf, lib_step, kernel: Kernel, names, namespace, 
     return call.ck
 
 
-# Below this a BLAS call (~0.4 ms at 35 GFLOP/s a core) is too short to share: a
-# worker can take 0.3 ms to wake. An MLP's skinny products (5 MFLOP, 0.3 ms alone)
-# took 0.7-0.9 ms split in a training step.
-SPLIT_MATMUL_MIN_FLOPS = 16_000_000
+# Below this a BLAS call (~0.1 ms at 35 GFLOP/s a core) is too short to share. (An
+# MLP training step, interleaved with JAX's: 0.95-0.99 of JAX's speed with this
+# threshold, 0.90-0.94 at 16 MFLOP, 0.83-0.87 at 64 MFLOP.)
+SPLIT_MATMUL_MIN_FLOPS = 4_000_000
 
 
 def _matrix_product_operands(eq):
