@@ -762,8 +762,11 @@ def test_jit_of_vmap_of_a_python_loop_is_rerolled():
 
 def test_jit_of_grad_of_a_linear_loop_is_rerolled():
     w0 = np.zeros(5)
-    gl = nbad.jit(nbad.grad(lambda w: jnp.sum(lin_fit(w, LX, LY, 20) ** 2)))
+    loss = lambda w: jnp.sum(lin_fit(w, LX, LY, 20) ** 2)  # noqa: E731
+    gl = nbad.jit(nbad.grad(loss))
     assert loop_shape(gl.lower(w0).ir)
+    w1 = rng.standard_normal(5)
+    assert_all_close(gl(w1), nbad.grad(loss)(w1))  # compiled (rerolled) == eager
 
 
 # -- 13. repeated and concurrent calls ----------------------------------------------------------
