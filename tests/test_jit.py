@@ -408,6 +408,7 @@ def test_matrix_products_split_across_threads(monkeypatch):
 def test_independent_products_run_side_by_side(monkeypatch):
     """Two matrix products that do not read each other's results (an MLP's backward
     pass: g @ W^T and h^T @ g) run whole, one per thread."""
+    monkeypatch.setattr(driver, "SPLIT_MATMUL_MIN_FLOPS", 0)  # (small products run in turn)
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     nbad.config.update("num_threads", 2)
     try:

@@ -244,7 +244,8 @@ def _independent_products(steps, i, pooled_ids, num_threads) -> list:
             group.append(j)  # a view an operand needs: emitted first
             continue
         if (not isinstance(step, LibraryStep) or not _writes_into_buffer(eq)
-                or eq.outputs[0].id not in pooled_ids or products == num_threads):
+                or eq.outputs[0].id not in pooled_ids or products == num_threads
+                or _flops(eq) < SPLIT_MATMUL_MIN_FLOPS):  # too short to wake a worker for
             break
         group.append(j)
         written.add(eq.outputs[0].id)
@@ -487,15 +488,22 @@ def _matmul_then(transpose_a, transpose_b, per_row):
     return run
 
 
+def _flops(eq) -> int:
+    """Floating-point operations of a dot_general: 2 per multiply-add."""
+    (lc, _), _ = eq.params["dimension_numbers"]
+    return 2 * eq.outputs[0].aval.size * _prod([eq.inputs[0].aval.shape[d] for d in lc])
+
+
 def _split_matmul_operands(eq, num_threads):
     """(transpose A, transpose B, split the contraction) if eq is a matrix product
     worth splitting."""
     operands = _matrix_product_operands(eq)
     if (operands is not None and num_threads > 1 and threads.blas_single_threaded()
             and eq.outputs[0].aval.dtype.kind in "fc"):
-        (m, n), k = eq.outputs[0].aval.shape, eq.inputs[0].aval.size // eq.outputs[0].aval.shape[0]
-        if 2 * m * n * k < SPLIT_MATMUL_MIN_FLOPS:
+        if _flops(eq) < SPLIT_MATMUL_MIN_FLOPS:
             return None
+        m = eq.outputs[0].aval.shape[0]
+        k = eq.inputs[0].aval.size // m  # the contraction's length
         if k >= 2 * m and k >= 64 * num_threads:
             return operands + (True,)
         if m >= 2 * num_threads:
