@@ -19,7 +19,7 @@ import numpy as np
 
 from nbad.codegen import threads
 from nbad.codegen.cpu import IndentedBuffer, KernelSource, _prod, compiled_kernel
-from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep
+from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep, step_outputs
 from nbad.codegen.loops import compile_loop
 from nbad.core.array import Array
 from nbad.core.ir import Literal, Var
@@ -182,10 +182,7 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
                                                  num_threads, len(kernels)))
             else:
                 call_args = _emit_library_call(body, step, names, namespace, step_no, num_threads,
-                                               pooled_ids)
-                # a loop's native function and kernels: for lower().source and the cache's records
-                kernels += getattr(namespace.get(f"_{step.equation.primitive.name}{step_no}"),
-                                   "kernels", [])
+                                               pooled_ids, kernels)
                 if isinstance(step, LibraryStep) and call_args is not None:
                     for v in step.equation.outputs:
                         library_inputs[v.id] = call_args
@@ -353,10 +350,6 @@ def _emit_kernel_call(buf, kernel: Kernel, names, namespace, pooled_ids, owned, 
     return call.ck
 
 
-def _step_outputs(step):
-    return step.outputs if isinstance(step, Kernel) else step.equation.outputs
-
-
 def _epilogue_of(steps, i):
     """The index of the first kernel reading library step i's result, if every
     other input of that kernel is already computed when step i runs."""
@@ -368,7 +361,7 @@ def _epilogue_of(steps, i):
             if any(inp.buffer.id in later for inp in step.inputs):
                 return None
             return j
-        later.update(v.id for v in _step_outputs(step))
+        later.update(v.id for v in step_outputs(step))
     return None
 
 
@@ -551,10 +544,13 @@ def _view_source(eq, x: str) -> str | None:
     return None
 
 
-def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1, pooled_ids=frozenset()):
+def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1, pooled_ids=frozenset(),
+                       kernels=None):
     """A library or view step. Returns the names its result was computed from,
     or None when the result is a constant computed once, here (iota, full):
-    a program output must then be copied."""
+    a program output must then be copied. What the step compiled itself (a loop's
+    native function and kernels) is added to `kernels`: for lower().source and
+    the disk cache's records."""
     eq = step.equation
     outs = [f"b{v.id}" for v in eq.outputs]
     for v, o in zip(eq.outputs, outs):
@@ -572,7 +568,9 @@ def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1, pool
             buf.line(f"{outs[0]} = {view}  # {eq.primitive.name}")
             return [names[eq.inputs[0].id]]
     fname = f"_{eq.primitive.name}{step_no}"
-    namespace[fname] = _library_impl(eq, num_threads)
+    namespace[fname] = impl = _library_impl(eq, num_threads)
+    if kernels is not None:
+        kernels += getattr(impl, "kernels", [])
     into = (f", out={outs[0]}" if len(outs) == 1 and eq.outputs[0].id in pooled_ids
             and _writes_into_buffer(eq) else "")
     args = []

@@ -102,6 +102,17 @@ class Plan:
     notes: list  # fusion decisions, for NBAD_DEBUG and lower().fusion_notes
 
 
+def step_inputs(step) -> list:
+    """The vars a plan step reads: a kernel's buffers, a library or view step's operands."""
+    if isinstance(step, Kernel):
+        return [inp.buffer for inp in step.inputs]
+    return [a for a in step.equation.inputs if isinstance(a, Var)]
+
+
+def step_outputs(step) -> list:
+    return step.outputs if isinstance(step, Kernel) else step.equation.outputs
+
+
 class _Planner:
     def __init__(self, ir: IR):
         self.ir = ir

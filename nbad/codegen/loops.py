@@ -24,7 +24,7 @@ import numpy as np
 
 from nbad.codegen import fusion
 from nbad.codegen.cpu import IndentedBuffer
-from nbad.codegen.fusion import Kernel, LibraryStep, ViewStep
+from nbad.codegen.fusion import Kernel, LibraryStep, ViewStep, step_inputs, step_outputs
 from nbad.core.ir import Literal, Var
 from nbad.rules.loop import loop_p
 from nbad.rules.shape import RESHAPE_LIKE, transpose_p
@@ -78,16 +78,6 @@ def _scalar_source(value) -> str:
     return f"{name}({int(value)})"
 
 
-def _step_inputs(step) -> list:
-    if isinstance(step, Kernel):
-        return [inp.buffer for inp in step.inputs]
-    return [a for a in step.equation.inputs if isinstance(a, Var)]
-
-
-def _step_outputs(step) -> list:
-    return step.outputs if isinstance(step, Kernel) else step.equation.outputs
-
-
 def _empty(var) -> str:
     return f"np.empty({tuple(var.aval.shape)!r}, np.{var.aval.dtype.name})"
 
@@ -122,8 +112,8 @@ class NativeLoop:
         kernel_outputs = {v.id for s in plan.steps if isinstance(s, Kernel) for v in s.outputs}
         with pre.indent(), loop.indent(), loop.indent():
             for step_no, step in enumerate(plan.steps):
-                outputs = _step_outputs(step)
-                in_loop = not all(v.id in invariant for v in _step_inputs(step))
+                outputs = step_outputs(step)
+                in_loop = not all(v.id in invariant for v in step_inputs(step))
                 body = loop if in_loop else pre
                 if not in_loop:
                     invariant.update(v.id for v in outputs)
@@ -277,6 +267,6 @@ class NativeLoop:
         def run(*args):
             return fn(length, *[np.asarray(a, order="C") for a in args], *extra)
 
-        run.source = self.source
+        run.source = self.source  # a native loop's (the Python-loop fallback has none)
         run.kernels = self.kernels
         return run

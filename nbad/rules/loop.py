@@ -42,6 +42,8 @@ def expand_loop(args, *, body, length, num_carry):
 
 
 def _loop_abstract_eval(*avals, body, length, num_carry):
+    if length < 1:
+        raise ValueError(f"a loop runs its body at least once (length={length})")
     return [a.aval for a in body.outputs]
 
 

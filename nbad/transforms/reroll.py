@@ -40,6 +40,7 @@ import numpy as np
 
 from nbad.core.ir import IR, Equation, Literal, Var, print_ir
 from nbad.rules.loop import loop_p
+from nbad.transforms.simplify import _atom_key, simplify
 
 MIN_TRIPS = 3           # fewer copies stay straight-line
 MAX_PERIOD = 2000       # longer bodies are not looked for (the search is O(len * period))
@@ -116,8 +117,7 @@ def _param_key(value, ir_texts: dict):
 
 
 def _opcode(eq: Equation, ir_texts: dict):
-    literals = tuple(None if isinstance(a, Var) else (a.aval.dtype.str, np.asarray(a.value).tobytes())
-                     for a in eq.inputs)  # bit patterns: 0.0 and -0.0 differ
+    literals = tuple(None if isinstance(a, Var) else _atom_key(a) for a in eq.inputs)  # by bit pattern
     return (eq.primitive.name, _param_key(eq.params, ir_texts),
             tuple((v.aval.shape, v.aval.dtype.str) for v in eq.outputs), literals)
 
@@ -244,8 +244,6 @@ def _match(equations, start, period, trips, producer, last_use):
 
 def _build(equations, start, period, trips, template, init, last_use):
     """The equations that replace the copies: hoisted invariants, then the loop."""
-    from nbad.transforms.simplify import simplify
-
     end = start + trips * period
     first = equations[start:start + period]
     last = equations[end - period:end]
