@@ -288,20 +288,25 @@ def bench_grad(w, ads, quick, repeats, errors):
     return row
 
 
-def grad_table(selected, quick, repeats, errors):
-    ads = grad_workloads.ad_namespaces()
+def _table_rows(selected, bench_one, cells):
+    """(rows, failed) of a gradient or vmap table: each workload benchmarked by
+    bench_one(w), its row its name, cells(result) and the correctness mark."""
     rows, failed = [], False
     for w in selected:
         print(f"running {w.name} ...", file=sys.stderr, flush=True)
-        r = bench_grad(w, ads, quick, repeats, errors)
+        r = bench_one(w)
         mark = correctness_mark(r)
         failed |= mark != "✓" or bool(r["missing"])
-        rows.append([
-            w.name,
-            fmt_time(r["nbad"]), fmt_time(r["jax"]), fmt_time(r["autograd"]), fmt_time(r["numpy"]),
-            fmt_ratio(r["jax"], r["nbad"]), fmt_ratio(r["autograd"], r["nbad"]), fmt_ratio(r["numpy"], r["nbad"]),
-            fmt_time(r["nbad_compile"]), fmt_time(r["jax_compile"]), mark,
-        ])
+        rows.append([w.name, *cells(r), mark])
+    return rows, failed
+
+
+def grad_table(selected, quick, repeats, errors):
+    ads = grad_workloads.ad_namespaces()
+    rows, failed = _table_rows(selected, lambda w: bench_grad(w, ads, quick, repeats, errors), lambda r: [
+        fmt_time(r["nbad"]), fmt_time(r["jax"]), fmt_time(r["autograd"]), fmt_time(r["numpy"]),
+        fmt_ratio(r["jax"], r["nbad"]), fmt_ratio(r["autograd"], r["nbad"]), fmt_ratio(r["numpy"], r["nbad"]),
+        fmt_time(r["nbad_compile"]), fmt_time(r["jax_compile"])])
     header = ["gradients", "nbad", "JAX", "autograd", "NumPy (by hand)", "JAX/nbad", "autograd/nbad",
               "NumPy/nbad", "nbad compile", "JAX compile", "= NumPy grad"]
     print(markdown_table(header, rows))
@@ -367,20 +372,12 @@ def bench_vmap(w, nss, quick, repeats, errors):
 
 def vmap_table(selected, quick, repeats, errors):
     nss = vmap_workloads.namespaces()
-    rows, failed = [], False
-    for w in selected:
-        print(f"running {w.name} ...", file=sys.stderr, flush=True)
-        r = bench_vmap(w, nss, quick, repeats, errors)
-        mark = correctness_mark(r)
-        failed |= mark != "✓" or bool(r["missing"])
-        rows.append([
-            w.name,
-            fmt_time(r["nbad"]), fmt_time(r["nbad_eager"]), fmt_time(r["jax"]), fmt_time(r["numpy"]),
-            fmt_time(r["numba"]),
-            fmt_ratio(r["nbad_eager"], r["nbad"]), fmt_ratio(r["jax"], r["nbad"]),
-            fmt_ratio(r["numpy"], r["nbad"]), fmt_ratio(r["numba"], r["nbad"]),
-            fmt_time(r["nbad_compile"]), fmt_time(r["nbad_eager_compile"]), fmt_time(r["jax_compile"]), mark,
-        ])
+    rows, failed = _table_rows(selected, lambda w: bench_vmap(w, nss, quick, repeats, errors), lambda r: [
+        fmt_time(r["nbad"]), fmt_time(r["nbad_eager"]), fmt_time(r["jax"]), fmt_time(r["numpy"]),
+        fmt_time(r["numba"]),
+        fmt_ratio(r["nbad_eager"], r["nbad"]), fmt_ratio(r["jax"], r["nbad"]),
+        fmt_ratio(r["numpy"], r["nbad"]), fmt_ratio(r["numba"], r["nbad"]),
+        fmt_time(r["nbad_compile"]), fmt_time(r["nbad_eager_compile"]), fmt_time(r["jax_compile"])])
     header = ["vmap", "nbad", "nbad eager vmap", "JAX", "NumPy (by hand)", "Numba (by hand)", "eager/nbad",
               "JAX/nbad", "NumPy/nbad", "Numba/nbad", "nbad compile", "nbad eager compile", "JAX compile",
               "= NumPy"]
