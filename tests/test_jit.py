@@ -405,19 +405,66 @@ def test_matrix_products_split_across_threads(monkeypatch):
         nbad.config.update("num_threads", None)
 
 
-def test_independent_products_run_side_by_side(monkeypatch):
-    """Two matrix products that do not read each other's results (an MLP's backward
-    pass: g @ W^T and h^T @ g) run whole, one per thread."""
-    monkeypatch.setattr(driver, "SPLIT_MATMUL_MIN_FLOPS", 0)  # (small products run in turn)
+@pytest.mark.parametrize("num_threads", [2, 3])
+@pytest.mark.parametrize("batch", [40, 300])  # products split by rows; by the contraction
+def test_independent_steps_run_as_a_dataflow_graph(monkeypatch, num_threads, batch):
+    """From a matrix product that another product does not depend on (an MLP's
+    backward pass: g @ W^T and h^T @ g), the program's steps run as a task
+    graph: each when its inputs are ready, split where threads would idle.
+    Thresholds forced to 0 so that small shapes split every way they can."""
+    monkeypatch.setattr(driver, "SPLIT_MATMUL_MIN_FLOPS", 0)
+    monkeypatch.setattr(driver, "PARALLEL_MIN_WORK", 0)
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
-    nbad.config.update("num_threads", 2)
+    nbad.config.update("num_threads", num_threads)
     try:
-        g, W, h = rng.standard_normal((12, 5)), rng.standard_normal((7, 5)), rng.standard_normal((12, 3))
-        f = nbad.jit(lambda g, W, h: (jnp.tanh(g @ W.T) * 2.0, jnp.exp(h.T @ g)))
-        assert "_run_concurrently" in f.lower(g, W, h).driver_source
+        def loss(params, x, t):
+            (W1, b1), (W2, b2), (W3, b3) = params
+            h1 = jnp.tanh(x @ W1 + b1)
+            h2 = jnp.tanh(h1 @ W2 + b2)
+            return jnp.mean((h2 @ W3 + b3 - t) ** 2)
+
+        def step(params, x, t):
+            value, grads = nbad.value_and_grad(loss)(params, x, t)
+            # a view of a product computed in the graph: a reshape of a transpose copies
+            flat = (params[1][0] @ grads[1][0].T).T.reshape(-1)
+            return value, [(W - 0.1 * gW, b - 0.1 * gb) for (W, b), (gW, gb) in zip(params, grads)], flat
+
+        sizes = (6, 9, 8, 3)
+        params = [(rng.standard_normal((m, n)), rng.standard_normal(n)) for m, n in zip(sizes, sizes[1:])]
+        x, t = rng.standard_normal((batch, 6)), rng.standard_normal((batch, 3))
+        f = nbad.jit(step)
+        source = f.lower(params, x, t).driver_source
+        assert "_run_graph(" in source and "side by side" in source
+        assert "contraction" in source or "rows" in source  # some product was split
+
+        # the same step by hand, in NumPy
+        hs, h = [x], x
+        for W, b in params[:-1]:
+            h = np.tanh(h @ W + b)
+            hs.append(h)
+        d = h @ params[-1][0] + params[-1][1] - t
+        g, grads = 2.0 * d / d.size, []
+        for i in range(len(params) - 1, -1, -1):
+            grads.append((hs[i].T @ g, g.sum(axis=0)))
+            if i:
+                g = (g @ params[i][0].T) * (1.0 - hs[i] ** 2)
+        grads = grads[::-1]
+        want_new = [(W - 0.1 * gW, b - 0.1 * gb) for (W, b), (gW, gb) in zip(params, grads)]
+        want_flat = (params[1][0] @ grads[1][0].T).T.reshape(-1)
+
+        def check(got):
+            value, new, flat = got
+            np.testing.assert_allclose(value, np.mean(d ** 2), rtol=1e-13)
+            for (W, b), (Wn, bn) in zip(new, want_new):
+                np.testing.assert_allclose(W, Wn, rtol=1e-12, atol=1e-14)
+                np.testing.assert_allclose(b, bn, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(flat, want_flat, rtol=1e-12, atol=1e-14)
+
         for _ in range(3):
-            for got, want in zip(f(g, W, h), (np.tanh(g @ W.T) * 2.0, np.exp(h.T @ g))):
-                np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+            check(f(params, x, t))
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:  # callers share the workers
+            for got in pool.map(lambda _: f(params, x, t), range(8)):
+                check(got)
     finally:
         nbad.config.update("num_threads", None)
 

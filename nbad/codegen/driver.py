@@ -17,9 +17,9 @@ import threading
 import numba
 import numpy as np
 
-from nbad.codegen import threads
+from nbad.codegen import dataflow, threads
 from nbad.codegen.cpu import IndentedBuffer, KernelSource, _prod, compiled_kernel
-from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep, step_outputs
+from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep, step_inputs, step_outputs
 from nbad.codegen.loops import compile_loop
 from nbad.core.array import Array
 from nbad.core.ir import Literal, Var
@@ -151,23 +151,25 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
     owned: set[int] = set()              # kernel outputs: fresh arrays the user may keep
     library_inputs: dict[int, list] = {}  # library results -> the names they were computed from
     kernels = []
+    extra_pool: list = []  # (name, shape, dtype) of other per-call buffers (partial products)
     body = IndentedBuffer()
     with body.indent():
-        fused: set[int] = set()  # kernels run inside a matrix product before them
-        for step_no, step in enumerate(plan.steps):
-            if step_no in fused:
+        fused: set[int] = set()  # (ids of) kernels run inside a matrix product before them
+        regions = num_threads > 1 and threads.blas_single_threaded() and bool(pooled_ids)
+        step_no = 0
+        while step_no < len(plan.steps):
+            step = plan.steps[step_no]
+            end = regions and dataflow.region_end(
+                plan.steps, step_no,
+                lambda s: id(s) not in fused and _is_region_step(s, pooled_ids),
+                lambda s: isinstance(s, LibraryStep) and _flops_if_product(s.equation) >= SPLIT_MATMUL_MIN_FLOPS)
+            if end:
+                _emit_region(body, plan.steps, step_no, end, names, namespace, pooled_ids, owned,
+                             num_threads, kernels, extra_pool)
+                step_no = end
                 continue
-            group = _independent_products(plan.steps, step_no, pooled_ids, num_threads)
-            if group:
-                for j in group:
-                    if isinstance(plan.steps[j], ViewStep):
-                        library_inputs.update(dict.fromkeys(
-                            (v.id for v in plan.steps[j].equation.outputs),
-                            _emit_library_call(body, plan.steps[j], names, namespace, j)))
-                _emit_concurrent_products(body, [plan.steps[j] for j in group
-                                                 if isinstance(plan.steps[j], LibraryStep)],
-                                          names, namespace, step_no)
-                fused.update(group)
+            if id(step) in fused:
+                step_no += 1
                 continue
             epilogue = _epilogue_of(plan.steps, step_no) if isinstance(step, LibraryStep) else None
             if epilogue is not None:
@@ -175,7 +177,8 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
                                                 pooled_ids, owned, num_threads, len(kernels), step_no)
                 if ck is not None:
                     kernels.append(ck)
-                    fused.add(epilogue)
+                    fused.add(id(plan.steps[epilogue]))
+                    step_no += 1
                     continue
             if isinstance(step, Kernel):
                 kernels.append(_emit_kernel_call(body, step, names, namespace, pooled_ids, owned,
@@ -186,6 +189,7 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
                 if isinstance(step, LibraryStep) and call_args is not None:
                     for v in step.equation.outputs:
                         library_inputs[v.id] = call_args
+            step_no += 1
         results = []
         for j, a in enumerate(ir.outputs):
             if isinstance(a, Literal):
@@ -213,62 +217,14 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
             buf.line("if pool is None:")
             with buf.indent():
                 allocs = [f"_empty({v.aval.shape!r}, {_dtype_global(namespace, v)})" for v in pooled]
+                allocs += [f"_empty({shape!r}, {dtype})" for _, shape, dtype in extra_pool]
                 buf.line(f"pool = ({', '.join(allocs)},)")
-            buf.line(f"{', '.join(names[v.id] for v in pooled)}, = pool")
+            buf.line(f"{', '.join([names[v.id] for v in pooled] + [n for n, _, _ in extra_pool])}, = pool")
     source = buf.text() + body.text()
     filename = f"<nbad-program {ir.name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)
     return Program(namespace["program"], source, kernels, plan)
-
-
-def _independent_products(steps, i, pooled_ids, num_threads) -> list:
-    """Indices of the matrix products starting at step i that do not read each
-    other's results (an MLP's backward pass: g @ W^T and h^T @ g), up to one per
-    thread, and of the views between them, when there are at least two products;
-    else []. Each product then runs whole on its own thread: with BLAS pinned to
-    one thread, two 1024 x 256 x 256 products took 4.5-6.3 ms one after the other,
-    each split by rows or contraction, and 4.3-4.7 ms side by side."""
-    if num_threads < 2 or not threads.blas_single_threaded():
-        return []
-    group, written, products = [], set(), 0
-    for j in range(i, len(steps)):
-        step = steps[j]
-        eq = getattr(step, "equation", None)
-        if eq is None or any(isinstance(a, Var) and a.id in written for a in eq.inputs):
-            break
-        if isinstance(step, ViewStep):
-            group.append(j)  # a view an operand needs: emitted first
-            continue
-        if (not isinstance(step, LibraryStep) or not _writes_into_buffer(eq)
-                or eq.outputs[0].id not in pooled_ids or products == num_threads
-                or _flops(eq) < SPLIT_MATMUL_MIN_FLOPS):  # too short to wake a worker for
-            break
-        group.append(j)
-        written.add(eq.outputs[0].id)
-        products += 1
-    while group and isinstance(steps[group[-1]], ViewStep):
-        group.pop()
-    return group if products > 1 else []
-
-
-def _run_concurrently(calls):
-    """Each (function, args) of `calls` on its own thread."""
-    threads.run(lambda lo, hi: [fn(*args) for fn, args in calls[lo:hi]], len(calls), (),
-                parts=len(calls))
-
-
-def _emit_concurrent_products(buf, steps, names, namespace, step_no):
-    calls = []
-    for k, step in enumerate(steps):
-        eq = step.equation
-        fname = f"_dot{step_no}_{k}"
-        namespace[fname] = _plain_dot(eq)
-        out = names[eq.outputs[0].id] = f"b{eq.outputs[0].id}"
-        calls.append(f"({fname}, ({', '.join(names[a.id] for a in eq.inputs)}, {out}))")
-    namespace["_run_concurrently"] = _run_concurrently
-    buf.line(f"_run_concurrently(({', '.join(calls)},))  # {len(steps)} independent products, "
-             "one per thread")
 
 
 def _dtype_global(namespace, var) -> str:
@@ -348,6 +304,157 @@ def _emit_kernel_call(buf, kernel: Kernel, names, namespace, pooled_ids, owned, 
         namespace["_run"] = threads.run
         buf.line(f"_run({kname}, {extent}, ({', '.join(call_args)},)){comment}, split across threads")
     return call.ck
+
+
+# Estimated seconds on one thread, for the schedule of a dataflow region: a
+# matrix product at OpenBLAS's ~35 GFLOP/s a core (34-42 measured here), a
+# kernel at ~0.3 ns per unit of work (elements x body cost; an MLP's bias
+# gradient kernel, 1024 x 256 elements of cost 4: ~0.3 ms).
+SECONDS_PER_FLOP = 1 / 35e9
+SECONDS_PER_WORK = 0.3e-9
+KERNEL_PARTS_PER_THREAD = 2  # a kernel split in a region: parts a thread
+
+
+def _flops_if_product(eq) -> int:
+    return _flops(eq) if _matrix_product_operands(eq) is not None else 0
+
+
+def _is_region_step(step, pooled_ids) -> bool:
+    """Whether a dataflow region can run this step as a task: kernels, views,
+    and matrix products written into a pooled buffer."""
+    if isinstance(step, (Kernel, ViewStep)):
+        return True
+    eq = step.equation
+    return (_matrix_product_operands(eq) is not None and _writes_into_buffer(eq)
+            and eq.outputs[0].id in pooled_ids)
+
+
+def _emit_region(buf, steps, start, end, names, namespace, pooled_ids, owned, num_threads, kernels,
+                 extra_pool):
+    """steps[start:end] as a task graph run by threads.run_graph (codegen/dataflow.py).
+
+    Buffers are allocated, and views of values computed before the region
+    taken, before the graph runs; every other step is a task: a nested
+    function of the driver, so that it reads the driver's locals. A view of a
+    value computed in the region is a task too (NumPy copies some views, e.g.
+    a reshape of a transposed buffer), and rebinds its name (nonlocal)."""
+    node_steps, calls, made = [], {}, set()
+    for step_no in range(start, end):
+        step = steps[step_no]
+        if isinstance(step, ViewStep) and not any(v.id in made for v in step_inputs(step)):
+            _emit_library_call(buf, step, names, namespace, step_no)
+            continue
+        if isinstance(step, Kernel):
+            calls[id(step)] = call = _KernelCall(step, names, namespace, pooled_ids, owned, 1,
+                                                 len(kernels), buf)
+            kernels.append(call.ck)
+        else:  # a product or view task: its result's name is known before it runs
+            names.update((v.id, f"b{v.id}") for v in step_outputs(step))
+        made.update(v.id for v in step_outputs(step))
+        node_steps.append((step_no, step))
+
+    def cost(step):
+        if isinstance(step, Kernel):
+            return _prod(list(step.shape)) * max(calls[id(step)].ks.cost, 1) * SECONDS_PER_WORK
+        if isinstance(step, ViewStep):
+            return 0.0
+        return _flops(step.equation) * SECONDS_PER_FLOP
+
+    def splittable(step):
+        if isinstance(step, Kernel):
+            call = calls[id(step)]
+            return (call.extent is not None and call.extent > 1 and not call.ks.full_reduction
+                    and _prod(list(step.shape)) * max(call.ks.cost, 1) >= PARALLEL_MIN_WORK)
+        return isinstance(step, LibraryStep) and _split_matmul_operands(step.equation, num_threads) is not None
+
+    def parts_of(node):
+        if isinstance(node.step, Kernel):
+            return min(calls[id(node.step)].extent, num_threads * KERNEL_PARTS_PER_THREAD)
+        ta, _, over_k = _split_matmul_operands(node.step.equation, num_threads)
+        rows = node.step.equation.outputs[0].aval.shape[0]
+        return num_threads if over_k else min(rows, num_threads * MATMUL_PARTS_PER_THREAD)
+
+    nodes = dataflow.build_nodes([s for _, s in node_steps], cost, splittable)
+    dataflow.plan_region(nodes, num_threads, parts_of)
+
+    # Each node becomes tasks (rank, node order, lines, predecessor tasks); a node's
+    # successors wait for all of its tasks, or for the one adding its partial results.
+    tasks, finals = [], []
+    for j, ((step_no, step), node) in enumerate(zip(node_steps, nodes)):
+        bodies = _task_bodies(step, step_no, node.parts, num_threads, calls, names, namespace, buf,
+                              extra_pool)
+        *parts, combine = bodies if isinstance(bodies, tuple) else (*bodies, None)
+        after = [t for n in sorted(node.preds) for t in finals[n]]
+        mine = []
+        for lines in parts:
+            mine.append(len(tasks))
+            tasks.append((node.rank, -j, lines, after))
+        if combine is not None:
+            tasks.append((node.rank - node.cost / node.parts, -j, combine, mine))
+            mine = [len(tasks) - 1]
+        finals.append(mine)
+    order = sorted(range(len(tasks)), key=lambda t: tasks[t][:2])  # ascending rank: the last runs first
+    index = {t: k for k, t in enumerate(order)}
+    preds = [[index[p] for p in tasks[t][3]] for t in order]
+    succs = [[] for _ in order]
+    for k, ps in enumerate(preds):
+        for p in ps:
+            succs[p].append(k)
+    gname = f"_graph{start}"
+    namespace[gname] = (tuple(len(ps) for ps in preds), tuple(tuple(s) for s in succs),
+                        tuple(k for k, ps in enumerate(preds) if not ps))
+    namespace["_run_graph"] = threads.run_graph
+    fnames = []
+    for k, t in enumerate(order):
+        fname = f"_t{start}_{k}"
+        fnames.append(fname)
+        buf.line(f"def {fname}():")
+        with buf.indent():
+            for line in tasks[t][2]:
+                buf.line(line)
+    buf.line(f"_run_graph(({', '.join(fnames)},), {gname})  # steps {start}-{end - 1}: "
+             f"{len(nodes)} steps as {len(order)} tasks, side by side as their inputs are ready")
+
+
+def _task_bodies(step, step_no, parts, num_threads, calls, names, namespace, buf, extra_pool):
+    """The code of one region step as a list of parts (each a list of lines), or
+    as a tuple (parts..., lines that add the parts' partial results)."""
+    if isinstance(step, Kernel):
+        call = calls[id(step)]
+        args = ", ".join(call.args)
+        if parts == 1:
+            return [[f"{call.kname}(0, {1 if call.extent is None else call.extent}, {args}){call.comment}"]]
+        return [[f"{call.kname}({lo}, {hi}, {args}){call.comment}, part {p + 1} of {parts}"]
+                for p, (lo, hi) in enumerate(threads.split(call.extent, parts))]
+    if isinstance(step, ViewStep):
+        lines = IndentedBuffer()
+        _emit_library_call(lines, step, names, namespace, step_no)
+        outs = [f"b{v.id}" for v in step.equation.outputs]
+        for o in outs:
+            buf.line(f"{o} = None")
+        return [[f"nonlocal {', '.join(outs)}"] + lines.lines]
+    eq = step.equation
+    lhs, rhs = (names[v.id] for v in eq.inputs)
+    out = names[eq.outputs[0].id] = f"b{eq.outputs[0].id}"
+    if parts == 1:
+        fname = f"_dot{step_no}"
+        namespace[fname] = _plain_dot(eq)
+        return [[f"{fname}({lhs}, {rhs}, out={out})  # {eq.primitive.name}"]]
+    namespace["_np_dot"] = np.dot
+    ta, tb, over_k = _split_matmul_operands(eq, num_threads)
+    a = f"{lhs}.T" if ta else lhs
+    b = f"{rhs}.T" if tb else rhs
+    if not over_k:
+        return [[f"_np_dot({a}[{lo}:{hi}], {b}, out={out}[{lo}:{hi}])  # rows {lo}:{hi} of {eq.primitive.name}"]
+                for lo, hi in threads.split(eq.outputs[0].aval.shape[0], parts)]
+    partial = f"_partials{step_no}"
+    extra_pool.append((partial, (parts,) + tuple(eq.outputs[0].aval.shape), _dtype_global(namespace, eq.outputs[0])))
+    namespace["_add_reduce"] = np.add.reduce
+    k = eq.inputs[0].aval.size // eq.outputs[0].aval.shape[0]
+    bodies = [[f"_np_dot({a}[:, {k0}:{k1}], {b}[{k0}:{k1}], out={partial}[{p}])  "
+               f"# contraction {k0}:{k1} of {eq.primitive.name}"]
+              for p, (k0, k1) in enumerate(threads.split(k, parts))]
+    return (*bodies, [f"_add_reduce({partial}, axis=0, out={out})"])
 
 
 def _epilogue_of(steps, i):

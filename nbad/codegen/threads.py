@@ -15,6 +15,7 @@ so concurrent callers from different Python threads share the workers safely.
 """
 from __future__ import annotations
 
+import bisect
 import itertools
 import os
 import queue
@@ -117,6 +118,84 @@ def run(fn, n: int, args: tuple, per_part_args=None, parts: int | None = None):
     if error is not None:
         raise error
     return len(chunks)
+
+
+class _Graph:
+    """One run of a task graph (codegen/dataflow.py): every thread that joins
+    takes the ready task of highest index until none is left. A task's
+    successors become ready when their last predecessor is done; whoever
+    finished it runs one of them next, so a chain stays on one thread and only
+    extra ready tasks wake an idle one."""
+
+    __slots__ = ("tasks", "succs", "waiting", "ready", "left", "running", "error", "cond")
+
+    def __init__(self, tasks, npred, succs, ready):
+        self.tasks, self.succs = tasks, succs
+        self.waiting = list(npred)
+        self.ready = list(ready)  # ascending: the highest index (rank) is taken first
+        self.left = len(tasks)
+        self.running = 0
+        self.error = None
+        self.cond = threading.Condition(threading.Lock())
+
+    def work(self):
+        cond = self.cond
+        with cond:
+            while True:
+                while not self.ready and self.left and self.error is None:
+                    cond.wait()
+                if not self.left or self.error is not None:
+                    return
+                i = self.ready.pop()
+                self.running += 1
+                cond.release()
+                try:
+                    self.tasks[i]()
+                    failed = None
+                except BaseException as e:  # re-raised in the calling thread
+                    failed = e
+                finally:
+                    cond.acquire()
+                self.running -= 1
+                if failed is not None and self.error is None:
+                    self.error = failed
+                if self.error is not None:  # start nothing more; join() waits for the rest
+                    cond.notify_all()
+                    return
+                self.left -= 1
+                for s in self.succs[i]:
+                    self.waiting[s] -= 1
+                    if not self.waiting[s]:
+                        bisect.insort(self.ready, s)
+                if not self.left:
+                    cond.notify_all()
+                elif len(self.ready) > 1:
+                    cond.notify(len(self.ready) - 1)  # this thread takes one itself
+
+    def join(self):
+        """Wait until no task is running (after an error, none starts)."""
+        with self.cond:
+            while self.running or (self.left and self.error is None):
+                self.cond.wait()
+
+
+def run_graph(tasks, graph):
+    """Run `tasks` (callables) as a dataflow graph across nbad's threads.
+
+    graph = (npred, succs, ready): each task's number of predecessors, each
+    task's successors, and the tasks with none (ascending). Task indices rank
+    the tasks: of those ready, the highest runs first. Returns when all have
+    run; the first error raised by a task is re-raised once no task runs."""
+    npred, succs, ready = graph
+    job = _Graph(tasks, npred, succs, ready)
+    helpers = min(num_threads(), len(tasks)) - 1
+    _ensure_workers(helpers)
+    for _ in range(helpers):
+        _tasks.put(job)
+    job.work()
+    job.join()
+    if job.error is not None:
+        raise job.error
 
 
 def blas_single_threaded() -> bool:
