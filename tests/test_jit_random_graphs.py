@@ -8,12 +8,16 @@ cover elementwise math, broadcasting, reductions (keepdims, every axis),
 views/indexing (negative steps, slices, integer and None indices) and dot.
 Inputs in [0.5, 1.5] and domain-safe ops keep every value finite.
 """
+import contextlib
+import os
+
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import nbad
 import nbad.numpy as jnp
+from nbad.codegen import driver
 
 UNARY = {
     "neg": lambda m, a: -a,
@@ -63,11 +67,16 @@ INPUT_SHAPES = [(3, 4), (4,), (3, 1), (1, 4), ()]
 
 
 @st.composite
-def programs(draw):
+def programs(draw, prefix=()):
+    """Random ops (after the ops of `prefix`, if any) and the values returned."""
     n_ops = draw(st.integers(1, 8))
-    ops = []
-    n_values = len(INPUT_SHAPES) + 1  # + the (4, 4) matrix used by dot
+    ops = list(prefix)
     shapes = list(INPUT_SHAPES)
+    if prefix:
+        values = run((ops, range(len(INPUT_SHAPES) + len(ops))), np,
+                     [np.ones(s) for s in INPUT_SHAPES], np.ones((4, 4)))
+        shapes = [np.shape(v) for v in values]
+    n_values = len(shapes) + 1  # + the (4, 4) matrix used by dot
     for _ in range(n_ops):
         kind = draw(st.sampled_from(["unary", "binary", "binary", "shaped", "dot"]))
         i = draw(st.integers(0, len(shapes) - 1))
@@ -184,3 +193,64 @@ def test_vmap_equals_a_loop_over_examples(program, mapped, seed):
         else:  # a shared input: summed over the batch
             want = sum(np.asarray(p[j]) for p in per_example)
         np.testing.assert_allclose(np.asarray(g), want, rtol=1e-11, atol=1e-13)
+
+
+# Two products of independent values: the program's steps run as a dataflow graph.
+_TWO_PRODUCTS = [("dot", 0), ("shaped", "rev", 0), ("dot", 6)]
+_SIDE_BY_SIDE = (_TWO_PRODUCTS + [("binary", "mul", 5, 7)], [7, 8])
+
+
+@contextlib.contextmanager
+def _steps_side_by_side():
+    """Every matrix product counts as large and every loop as worth splitting,
+    on 2 threads with BLAS pinned to one: from two independent products on,
+    programs run as task graphs (codegen/dataflow.py), split wherever they can."""
+    saved = driver.SPLIT_MATMUL_MIN_FLOPS, driver.PARALLEL_MIN_WORK, os.environ.get("OPENBLAS_NUM_THREADS")
+    driver.SPLIT_MATMUL_MIN_FLOPS = driver.PARALLEL_MIN_WORK = 0
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    nbad.config.update("num_threads", 2)
+    try:
+        yield
+    finally:
+        driver.SPLIT_MATMUL_MIN_FLOPS, driver.PARALLEL_MIN_WORK, blas = saved
+        if blas is None:
+            os.environ.pop("OPENBLAS_NUM_THREADS", None)
+        else:
+            os.environ["OPENBLAS_NUM_THREADS"] = blas
+        nbad.config.update("num_threads", None)
+
+
+def test_independent_products_make_a_dataflow_graph():
+    rng = np.random.default_rng(0)
+    inputs = [rng.uniform(0.5, 1.5, s) for s in INPUT_SHAPES]
+    matrix = rng.uniform(-1, 1, (4, 4))
+    with _steps_side_by_side():
+        f = nbad.jit(lambda *xs: run(_SIDE_BY_SIDE, jnp, xs[:-1], xs[-1]))
+        assert "_run_graph(" in f.lower(*inputs, matrix).driver_source
+
+
+@settings(max_examples=int(os.environ.get("NBAD_TEST_EXAMPLES", 20)), deadline=None)
+@given(programs(prefix=_TWO_PRODUCTS), st.integers(0, 2**32 - 1))
+@example(_SIDE_BY_SIDE, 0)
+def test_programs_and_gradients_run_side_by_side_equal_numpy(program, seed):
+    """Random programs and their gradients with every step split and every pair
+    of independent products run as a task graph: still NumPy's results."""
+    program = (program[0], sorted(set(program[1]) | {5, 7}))  # both products stay live
+    rng = np.random.default_rng(seed)
+    inputs = [rng.uniform(0.5, 1.5, s) for s in INPUT_SHAPES]
+    matrix = rng.uniform(-1, 1, (4, 4))
+    expected = run(program, np, inputs, matrix)
+
+    def scalar_loss(*xs):
+        outs = run(program, jnp, xs[:-1], xs[-1])
+        return sum(jnp.sum(o * (k + 1.0)) for k, o in enumerate(outs))
+
+    argnums = tuple(range(len(inputs) + 1))
+    eager_grads = nbad.grad(scalar_loss, argnums=argnums)(*inputs, matrix)
+    with _steps_side_by_side():
+        compiled = nbad.jit(lambda *xs: run(program, jnp, xs[:-1], xs[-1]))(*inputs, matrix)
+        grads = nbad.jit(nbad.grad(scalar_loss, argnums=argnums))(*inputs, matrix)
+    for want, got in zip(expected, compiled):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-12, atol=1e-14)
+    for e, c in zip(eager_grads, grads):
+        np.testing.assert_allclose(np.asarray(c), np.asarray(e), rtol=1e-11, atol=1e-13)

@@ -160,9 +160,8 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
         while step_no < len(plan.steps):
             step = plan.steps[step_no]
             end = regions and dataflow.region_end(
-                plan.steps, step_no,
-                lambda s: id(s) not in fused and _is_region_step(s, pooled_ids),
-                lambda s: isinstance(s, LibraryStep) and _flops_if_product(s.equation) >= SPLIT_MATMUL_MIN_FLOPS)
+                plan.steps, step_no, lambda s: id(s) not in fused and _is_region_step(s, pooled_ids),
+                _is_large_product)
             if end:
                 _emit_region(body, plan.steps, step_no, end, names, namespace, pooled_ids, owned,
                              num_threads, kernels, extra_pool)
@@ -315,8 +314,10 @@ SECONDS_PER_WORK = 0.3e-9
 KERNEL_PARTS_PER_THREAD = 2  # a kernel split in a region: parts a thread
 
 
-def _flops_if_product(eq) -> int:
-    return _flops(eq) if _matrix_product_operands(eq) is not None else 0
+def _is_large_product(step) -> bool:
+    """A matrix product worth a thread of its own (or a split)."""
+    return (isinstance(step, LibraryStep) and _matrix_product_operands(step.equation) is not None
+            and _flops(step.equation) >= SPLIT_MATMUL_MIN_FLOPS)
 
 
 def _is_region_step(step, pooled_ids) -> bool:
@@ -365,7 +366,8 @@ def _emit_region(buf, steps, start, end, names, namespace, pooled_ids, owned, nu
             call = calls[id(step)]
             return (call.extent is not None and call.extent > 1 and not call.ks.full_reduction
                     and _prod(list(step.shape)) * max(call.ks.cost, 1) >= PARALLEL_MIN_WORK)
-        return isinstance(step, LibraryStep) and _split_matmul_operands(step.equation, num_threads) is not None
+        return (isinstance(step, LibraryStep)
+                and _split_matmul_operands(step.equation, num_threads) is not None)
 
     def parts_of(node):
         if isinstance(node.step, Kernel):
@@ -445,10 +447,11 @@ def _task_bodies(step, step_no, parts, num_threads, calls, names, namespace, buf
     a = f"{lhs}.T" if ta else lhs
     b = f"{rhs}.T" if tb else rhs
     if not over_k:
-        return [[f"_np_dot({a}[{lo}:{hi}], {b}, out={out}[{lo}:{hi}])  # rows {lo}:{hi} of {eq.primitive.name}"]
+        return [[f"_np_dot({a}[{lo}:{hi}], {b}, out={out}[{lo}:{hi}])  # rows {lo}:{hi} of dot_general"]
                 for lo, hi in threads.split(eq.outputs[0].aval.shape[0], parts)]
     partial = f"_partials{step_no}"
-    extra_pool.append((partial, (parts,) + tuple(eq.outputs[0].aval.shape), _dtype_global(namespace, eq.outputs[0])))
+    extra_pool.append((partial, (parts,) + tuple(eq.outputs[0].aval.shape),
+                       _dtype_global(namespace, eq.outputs[0])))
     namespace["_add_reduce"] = np.add.reduce
     k = eq.inputs[0].aval.size // eq.outputs[0].aval.shape[0]
     bodies = [[f"_np_dot({a}[:, {k0}:{k1}], {b}[{k0}:{k1}], out={partial}[{p}])  "
