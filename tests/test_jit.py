@@ -354,17 +354,29 @@ def test_loops_split_across_threads_give_the_same_results(monkeypatch):
         x = rng.standard_normal((37, 29))
         v = rng.standard_normal(100_003)
 
-        def many(x, v):
+        x3 = rng.standard_normal((11, 6, 5))
+
+        def many(x, v, x3):
             e = jnp.exp(x - jnp.max(x, axis=1, keepdims=True))
+            g = x * (1.0 - x * x)  # written, and summed over rows, in one kernel
             return (jnp.tanh(x) * 2.0, e / jnp.sum(e, axis=1, keepdims=True), jnp.sum(x * x, axis=1),
-                    jnp.sum(v * 0.5), jnp.max(v), jnp.sum(x, axis=0), jnp.prod(v[:40] * 0.0 + 1.01))
+                    jnp.sum(v * 0.5), jnp.max(v), jnp.sum(x, axis=0), jnp.prod(v[:40] * 0.0 + 1.01),
+                    # reductions over the outer loop: partial results per part, combined
+                    g, jnp.sum(g, axis=0), jnp.max(x, axis=0), jnp.min(jnp.tanh(x), axis=0),
+                    jnp.prod(x * 0.01 + 1.0, axis=0), jnp.all(x > -2.5, axis=0),
+                    jnp.any(x > 2.0, axis=0), jnp.sum(x3 * 2.0, axis=(0, 1)), jnp.max(x3, axis=0))
 
         f = nbad.jit(many)
-        got = f(x, v)
-        assert "split across threads" in f.lower(x, v).driver_source
+        got = f(x, v, x3)
+        source = f.lower(x, v, x3).driver_source
+        assert "split across threads" in source and "_run_partial_rows(" in source
         e = np.exp(x - x.max(axis=1, keepdims=True))
+        g = x * (1.0 - x * x)
         expected = (np.tanh(x) * 2.0, e / e.sum(axis=1, keepdims=True), np.sum(x * x, axis=1),
-                    np.sum(v * 0.5), np.max(v), np.sum(x, axis=0), np.prod(np.full(40, 1.01)))
+                    np.sum(v * 0.5), np.max(v), np.sum(x, axis=0), np.prod(np.full(40, 1.01)),
+                    g, g.sum(axis=0), x.max(axis=0), np.tanh(x).min(axis=0),
+                    np.prod(x * 0.01 + 1.0, axis=0), np.all(x > -2.5, axis=0),
+                    np.any(x > 2.0, axis=0), np.sum(x3 * 2.0, axis=(0, 1)), x3.max(axis=0))
         for g, want in zip(got, expected):
             assert_same(g, want, rtol=1e-12)
     finally:

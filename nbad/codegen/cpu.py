@@ -104,8 +104,17 @@ class KernelSource:
         # and each part writes its partial to a one-element slot, the last argument.
         self.full_reduction = (kernel.reduce_eq is not None and kernel.row_axes is None
                                and not kept and len(self.groups) == 1)
+        # A reduction over the outermost loop that keeps inner ones (column sums, a
+        # bias gradient): each part of the outer loop accumulates its rows into a
+        # partial result of the kept shape, its own last argument, which the driver
+        # then combines.
+        self.partial_rows = (kernel.reduce_eq is not None and kernel.row_axes is None
+                             and bool(kept) and 0 in self.reduced_groups)
+        # Parts of the loop write partial results that must be combined (else
+        # each part writes its own elements of every output).
+        self.partial_results = self.full_reduction or self.partial_rows
         self.out_vars = list(kernel.outputs)
-        if self.full_reduction:
+        if self.partial_results:
             red = kernel.reduce_eq.outputs[0]
             self.out_vars = [v for v in self.out_vars if v is not red] + [red]
         self.split_extent: int | None = None  # trip count of the loop over (lo, hi), if any
@@ -257,10 +266,11 @@ class KernelSource:
             self._nest(buf, kept, per_output)
         else:
             # A reduced loop outside a kept one (column sums): accumulate into the
-            # output row, serially, so the inner kept loop vectorises.
+            # output row, so the inner kept loop vectorises. With the outermost loop
+            # reduced, over [lo, hi): the output is then this part's partial result.
             buf.line(f"{red_out}.fill({identity})")
             self._nest(buf, list(range(n_groups)), lambda: accumulate(f"{red_out}[{kept_index}]"),
-                       parallel_outer=False)
+                       parallel_outer=self.partial_rows)
 
     def _emit_chunked_full_reduction(self, buf, identity, combine, accumulate, red_out):
         """Blocked accumulation over chunks [lo, hi) of the loop: deterministic for a

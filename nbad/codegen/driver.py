@@ -244,6 +244,15 @@ def _run_full_reduction(kernel, n, args, out, combine):
     out[()] = combine(partials[:used])
 
 
+def _run_partial_rows(kernel, n, args, out, combine):
+    """A reduction over a kernel's outer loop (column sums) split across threads:
+    each part accumulates its rows into its own partial result, combined here.
+    (4096 x 1024, sum(tanh(x) * x, axis=0): 14.6 ms on one thread.)"""
+    partials = np.empty((threads.max_parts(),) + out.shape, out.dtype)
+    used = threads.run(kernel, n, args, per_part_args=lambda p: (partials[p],))
+    combine(partials[:used], axis=0, out=out)
+
+
 class _KernelCall:
     """A kernel's compiled dispatcher, call arguments and how its loop is split."""
 
@@ -292,12 +301,13 @@ def _emit_kernel_call(buf, kernel: Kernel, names, namespace, pooled_ids, owned, 
     ks, kname, extent, call_args, comment = call.ks, call.kname, call.extent, call.args, call.comment
     if not call.parallel:
         buf.line(f"{kname}(0, {1 if extent is None else extent}, {', '.join(call_args)}){comment}")
-    elif ks.full_reduction:
+    elif ks.partial_results:
         combine = f"_combine_{kernel.reduce_eq.primitive.reducer.name}"
         namespace[combine] = _COMBINE_PARTIALS[kernel.reduce_eq.primitive.reducer.name]
-        namespace["_run_full_reduction"] = _run_full_reduction
-        out = names[ks.out_vars[-1].id]
-        buf.line(f"_run_full_reduction({kname}, {extent}, ({', '.join(call_args[:-1])},), {out}, "
+        run = "_run_full_reduction" if ks.full_reduction else "_run_partial_rows"
+        namespace[run] = _run_full_reduction if ks.full_reduction else _run_partial_rows
+        out = names[ks.out_vars[-1].id] if ks.full_reduction else call_args[-1]
+        buf.line(f"{run}({kname}, {extent}, ({', '.join(call_args[:-1])},), {out}, "
                  f"{combine}){comment}, split across threads")
     else:
         namespace["_run"] = threads.run
@@ -364,7 +374,7 @@ def _emit_region(buf, steps, start, end, names, namespace, pooled_ids, owned, nu
     def splittable(step):
         if isinstance(step, Kernel):
             call = calls[id(step)]
-            return (call.extent is not None and call.extent > 1 and not call.ks.full_reduction
+            return (call.extent is not None and call.extent > 1 and not call.ks.partial_results
                     and _prod(list(step.shape)) * max(call.ks.cost, 1) >= PARALLEL_MIN_WORK)
         return (isinstance(step, LibraryStep)
                 and _split_matmul_operands(step.equation, num_threads) is not None)
@@ -490,7 +500,7 @@ def _emit_matmul_with_epilogue(buf, lib_step, kernel: Kernel, names, namespace, 
     if not any(inp.buffer.id == out.id for inp in kernel.inputs):
         return None
     probe = KernelSource(kernel)
-    if probe.full_reduction or probe.split_extent not in (m, m * n):
+    if probe.partial_results or probe.split_extent not in (m, m * n):
         return None
     layout, _ = probe.input_layout(next(i for i in kernel.inputs if i.buffer.id == out.id))
     if layout is None or layout[0] != probe.split_extent:
