@@ -94,6 +94,11 @@ def softmax_rows(xp, x):
     return e / xp.sum(e, axis=1, keepdims=True)
 
 
+def column_stats(xp, x):
+    """Per-feature statistics over a batch (batchnorm's and a bias gradient's shape)."""
+    return xp.mean(xp.tanh(x) * x, axis=0)
+
+
 def least_squares(xp, X, w, y):
     return xp.sum((X @ w - y) ** 2)
 
@@ -147,6 +152,19 @@ def softmax_numba(x):
 
 
 @njit(parallel=True, **FLAGS)
+def column_stats_numba(x):
+    n, m = x.shape
+    out = np.empty(m)
+    for j in prange(m):
+        s = 0.0
+        for i in range(n):
+            v = x[i, j]
+            s += math.tanh(v) * v
+        out[j] = s / n
+    return out
+
+
+@njit(parallel=True, **FLAGS)
 def least_squares_numba(X, w, y):
     r = X @ w
     s = 0.0
@@ -187,7 +205,7 @@ def _poly_args(quick, rng, shrink=0):
     return (rng.standard_normal((n - shrink, n)),)
 
 
-def _softmax_args(quick, rng, shrink=0):
+def _batch_by_features_args(quick, rng, shrink=0):
     rows, cols = (512, 256) if quick else (4096, 1024)
     return (rng.standard_normal((rows - shrink, cols)),)
 
@@ -206,7 +224,8 @@ WORKLOADS = [
     Workload("selu_f32", selu, _selu_args(np.float32), make_selu_numba(np.float32),
              rtol=1e-5, atol=1e-6),
     Workload("poly_5000x5000", poly, _poly_args, poly_numba),
-    Workload("softmax_4096x1024", softmax_rows, _softmax_args, softmax_numba),
+    Workload("softmax_4096x1024", softmax_rows, _batch_by_features_args, softmax_numba),
+    Workload("colstats_4096x1024", column_stats, _batch_by_features_args, column_stats_numba),
     Workload("lsq_100000x64", least_squares, _lsq_args, least_squares_numba),
     Workload("dispatch_x+1", add_one, _add_one_args, add_one_numba, per_call=True),
 ]

@@ -481,6 +481,33 @@ def test_independent_steps_run_as_a_dataflow_graph(monkeypatch, num_threads, bat
         nbad.config.update("num_threads", None)
 
 
+@pytest.mark.parametrize("num_threads", [1, 3])
+def test_inner_loops_with_math_run_in_a_row_function(monkeypatch, num_threads):
+    """A loop nest whose body calls a math function runs its innermost loop as a
+    function of its own (cpu.KernelSource._row_helper): elementwise over 2-D and
+    3-D broadcasts, float32, and with a reduction over the outer loop."""
+    monkeypatch.setattr(driver, "PARALLEL_MIN_WORK", 0)
+    nbad.config.update("num_threads", num_threads)
+    try:
+        x, b = rng.standard_normal((33, 17)), rng.standard_normal(17)
+        y, c = rng.standard_normal((5, 7, 9)), rng.standard_normal((7, 1))
+
+        def f(x, b, y, c):
+            return (jnp.tanh(x + b), jnp.exp(y * c) - y, jnp.sum(jnp.tanh(x) * b, axis=0),
+                    jnp.log1p(jnp.abs(x.astype(jnp.float32) * b.astype(jnp.float32))))
+
+        g = nbad.jit(f)
+        got = g(x, b, y, c)
+        assert g.lower(x, b, y, c).source.count("def _row(") >= 3
+        want = (np.tanh(x + b), np.exp(y * c) - y, np.sum(np.tanh(x) * b, axis=0),
+                np.log1p(np.abs(x.astype(np.float32) * b.astype(np.float32))))
+        for r, w in zip(got, want):
+            assert r.dtype == w.dtype
+            np.testing.assert_allclose(r, w, rtol=1e-12 if w.dtype == np.float64 else 1e-6)
+    finally:
+        nbad.config.update("num_threads", None)
+
+
 def test_transposed_products_are_computed_transposed():
     """Reverse mode writes a weight gradient as (g^T x)^T; it is computed as x^T g,
     so no transpose is left for the update to read with strides."""

@@ -171,12 +171,35 @@ class KernelSource:
         size_args = [f"n{j}" for j in range(len(self.groups))]
         signature_outs = [out_args[k.outputs.index(v)] for v in self.out_vars]
         body = IndentedBuffer()
+        self._inner_loop = None  # (first line, end, outer indices) of a loop _nest may move out
         with body.indent():
             self._emit_loops(body, names, in_args, out_args)
         const_args = [f"c{j}" for j in range(len(self.constants))]
+        params = ", ".join(['lo', 'hi'] + size_args + const_args + in_args + signature_outs)
+        helper = self._row_helper(body, params) if self._inner_loop and self.math_names else ""
         buf = IndentedBuffer()
-        buf.line(f"def kernel({', '.join(['lo', 'hi'] + size_args + const_args + in_args + signature_outs)}):")
-        return buf.text() + body.text()
+        buf.line(f"def kernel({params}):")
+        return helper + buf.text() + body.text()
+
+    def _row_helper(self, body: IndentedBuffer, params: str) -> str:
+        """Move the innermost loop into a function of its own, called once per row.
+
+        Inside a loop nest, LLVM rematerialises every constant of a vectorised
+        math function (a 64-bit address and a broadcast each) in the inner loop
+        on every turn, where a single loop keeps them in registers or spill
+        slots: 75 instructions per 4 tanh instead of 42. A separately compiled
+        row loop is the single-loop case (tanh(x + b) over 4096 x 256: 3.8 ms
+        nested, 2.7 ms with the row function, 2.6 ms for tanh(x) as one loop),
+        for ~0.12 s more compile time, so only loops calling math functions
+        (exp, tanh, ...) get one."""
+        start, end, outer = self._inner_loop
+        lines = body.lines[start:end]
+        indent = lines[0][:len(lines[0]) - len(lines[0].lstrip())]
+        call_args = ", ".join(outer + [params])
+        body.lines[start:end] = [f"{indent}_row({call_args})"]
+        helper = [f"@_njit({CompiledKernel.njit_flags()})", f"def _row({call_args}):"]
+        helper += ["    " + line[len(indent):] if line else "" for line in lines]
+        return "\n".join(helper) + "\n\n\n"
 
     def literal(self, lit: Literal) -> str:
         """A literal operand: kept in the source if it is a structural constant
@@ -242,7 +265,8 @@ class KernelSource:
             RowEmitter(self, buf, in_args, out_args).emit()
             return
         if k.reduce_eq is None:
-            self._nest(buf, list(range(n_groups)), lambda: self._body(buf, names, in_args, out_args))
+            self._nest(buf, list(range(n_groups)), lambda: self._body(buf, names, in_args, out_args),
+                       row_helper=True)
             return
         identity, combine = self._reduction()
         red_out = out_args[k.outputs.index(k.reduce_eq.outputs[0])]
@@ -270,7 +294,7 @@ class KernelSource:
             # reduced, over [lo, hi): the output is then this part's partial result.
             buf.line(f"{red_out}.fill({identity})")
             self._nest(buf, list(range(n_groups)), lambda: accumulate(f"{red_out}[{kept_index}]"),
-                       parallel_outer=self.partial_rows)
+                       parallel_outer=self.partial_rows, row_helper=True)
 
     def _emit_chunked_full_reduction(self, buf, identity, combine, accumulate, red_out):
         """Blocked accumulation over chunks [lo, hi) of the loop: deterministic for a
@@ -287,13 +311,21 @@ class KernelSource:
             buf.line(f"total = {combine('total', 'acc')}")
         buf.line(f"{red_out}[0] = total")
 
-    def _nest(self, buf, groups: list[int], body, parallel_outer: bool = True):
+    def _nest(self, buf, groups: list[int], body, parallel_outer: bool = True, row_helper=False,
+              outer=()):
         """Nested loops over `groups`; with parallel_outer the first runs over
-        [lo, hi), the part of it this call (or this thread) does."""
+        [lo, hi), the part of it this call (or this thread) does. With
+        row_helper, the innermost loop of two or more is recorded for
+        _row_helper (with the indices of the loops around it)."""
         if not groups:
             body()
             return
         first = groups[0]
+        if row_helper and outer and len(groups) == 1:
+            start = len(buf.lines)
+            self._nest(buf, groups, body, parallel_outer)
+            self._inner_loop = (start, len(buf.lines), list(outer))
+            return
         if parallel_outer:
             self.split_extent = self.sizes[first]
             # Unsigned: Numba then skips negative-index wraparound on every access,
@@ -303,7 +335,8 @@ class KernelSource:
         else:
             buf.line(f"for i{first} in range(n{first}):")
         with buf.indent():
-            self._nest(buf, groups[1:], body, parallel_outer=False)
+            self._nest(buf, groups[1:], body, parallel_outer=False, row_helper=row_helper,
+                       outer=(*outer, f"i{first}"))
 
 
 class RowEmitter:
@@ -479,6 +512,8 @@ class CompiledKernel:
 
     def module_source(self) -> str:
         lines = ["import numpy as np"]
+        if "@_njit(" in self.source:
+            lines.append("from numba import njit as _njit")
         lines += [f"from nbad.codegen.mathlib import {n} as _m_{n}" for n in self.math_names]
         return "\n".join(lines) + "\n\n\n" + self.source
 
@@ -506,7 +541,7 @@ class CompiledKernel:
         filename = f"<nbad-kernel {self.name}>"
         source = self.module_source()
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        namespace = {"np": np}
+        namespace = {"np": np, "_njit": numba.njit}
         namespace.update({f"_m_{n}": getattr(mathlib, n) for n in self.math_names})
         exec(compile(source, filename, "exec"), namespace)
         fn = namespace["kernel"]
