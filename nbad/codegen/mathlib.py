@@ -29,7 +29,7 @@ keep an exact float64 reduction); erf is computed in float64, rounded once:
 
 * exp: k = rint(x/ln2), r = x - k*ln2 with the Cody-Waite split of ln2
   (ln2_hi has 32 significant bits so k*ln2_hi is exact; fdlibm's constants),
-  exp(r) = 1 + r + r^2*Q(r), Q of degree 10 on |r| <= ln2/2.  2^k is applied
+  exp(r) = 1 + r + r^2*Q(r), Q of degree 10 on |r| <= ln2/2 (Estrin's scheme).  2^k is applied
   as two exactly-representable powers of two (2^(k-s) * 2^s, s = +-512), so
   results near overflow and subnormal results get a single rounding.  x is
   clamped to [-746, 710] first; the scaling then over/underflows by itself.
@@ -201,17 +201,22 @@ def _two_sum(a, b):
 # ------------------------------------------------------------- exp family
 @_jit
 def _exp_q(r):
-    """(exp(r) - 1 - r)/r^2 on |r| <= ln2/2, near-minimax degree 10."""
-    p = _fma(r, 2.0914679376583935e-09, 2.510520637395701e-08)
-    p = _fma(r, p, 2.7557273661348637e-07)
-    p = _fma(r, p, 2.7557255425746435e-06)
-    p = _fma(r, p, 2.4801587325533363e-05)
-    p = _fma(r, p, 0.00019841269874800493)
-    p = _fma(r, p, 0.0013888888888883752)
-    p = _fma(r, p, 0.008333333333326141)
-    p = _fma(r, p, 0.04166666666666667)
-    p = _fma(r, p, 0.1666666666666667)
-    return _fma(r, p, 0.5)
+    """(exp(r) - 1 - r)/r^2 on |r| <= ln2/2, near-minimax degree 10, by
+    Estrin's scheme: 4 dependent steps instead of Horner's 10, whose latency
+    bound the vectorised loops (10^7 values on one thread: tanh 25.6 -> 22.2 ms,
+    exp 17.6 -> 15.1 ms; max error over 4-5 million values unchanged within
+    0.1 ulp: exp 0.997, expm1 2.06, tanh 2.56)."""
+    r2 = r * r
+    r4 = r2 * r2
+    q01 = _fma(r, 0.1666666666666667, 0.5)
+    q23 = _fma(r, 0.008333333333326141, 0.04166666666666667)
+    q45 = _fma(r, 0.00019841269874800493, 0.0013888888888883752)
+    q67 = _fma(r, 2.7557255425746435e-06, 2.4801587325533363e-05)
+    q89 = _fma(r, 2.510520637395701e-08, 2.7557273661348637e-07)
+    q03 = _fma(r2, q23, q01)
+    q47 = _fma(r2, q67, q45)
+    q8x = _fma(r2, 2.0914679376583935e-09, q89)
+    return _fma(r4 * r4, q8x, _fma(r4, q47, q03))
 
 
 @_jit
@@ -276,14 +281,14 @@ def _logistic64(x):
 # ------------------------------------------------------------- log family
 @_jit
 def _log_h(z):
-    """(2*atanh(s)/s - 2)/s^2 as a function of z = s^2 <= 0.0295, degree 7."""
-    p = _fma(z, 0.13086626147840102, 0.13268773138656886)
-    p = _fma(z, p, 0.15386239702814658)
-    p = _fma(z, p, 0.18181795640132906)
-    p = _fma(z, p, 0.22222222391713917)
-    p = _fma(z, p, 0.28571428570803614)
-    p = _fma(z, p, 0.4000000000000088)
-    return _fma(z, p, 0.6666666666666666)
+    """(2*atanh(s)/s - 2)/s^2 as a function of z = s^2 <= 0.0295, degree 7
+    (Estrin's scheme, as _exp_q)."""
+    z2 = z * z
+    h01 = _fma(z, 0.4000000000000088, 0.6666666666666666)
+    h23 = _fma(z, 0.22222222391713917, 0.28571428570803614)
+    h45 = _fma(z, 0.15386239702814658, 0.18181795640132906)
+    h67 = _fma(z, 0.13086626147840102, 0.13268773138656886)
+    return _fma(z2 * z2, _fma(z2, h67, h45), _fma(z2, h23, h01))
 
 
 @_jit
