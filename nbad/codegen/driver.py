@@ -4,8 +4,10 @@ It allocates outputs with `np.empty` (intermediates come from a per-program
 pool), reshapes inputs to each kernel's collapsed layout (free for contiguous
 buffers), calls the kernels of codegen/cpu.py — split across nbad's threads
 when the work pays (codegen/threads.py) — and NumPy/BLAS for library steps,
-and returns the results as nbad Arrays. Its source is kept on the Program
-(`jit(f).lower(...).driver_source`).
+and returns the results as nbad Arrays. From a matrix product that another
+one does not depend on (a backward pass), the steps run as a task graph
+instead, each as soon as its inputs are ready (_emit_region, dataflow.py).
+Its source is kept on the Program (`jit(f).lower(...).driver_source`).
 """
 from __future__ import annotations
 
@@ -382,7 +384,7 @@ def _emit_region(buf, steps, start, end, names, namespace, pooled_ids, owned, nu
     def parts_of(node):
         if isinstance(node.step, Kernel):
             return min(calls[id(node.step)].extent, num_threads * KERNEL_PARTS_PER_THREAD)
-        ta, _, over_k = _split_matmul_operands(node.step.equation, num_threads)
+        _, _, over_k = _split_matmul_operands(node.step.equation, num_threads)
         rows = node.step.equation.outputs[0].aval.shape[0]
         return num_threads if over_k else min(rows, num_threads * MATMUL_PARTS_PER_THREAD)
 

@@ -97,6 +97,15 @@ def _worker():
         _tasks.get().work()
 
 
+def _share(job, parts: int):
+    """Queue `job` (a _Job or _Graph) for up to parts - 1 workers, and work on it here."""
+    helpers = min(num_threads(), parts) - 1
+    _ensure_workers(helpers)
+    for _ in range(helpers):
+        _tasks.put(job)
+    job.work()
+
+
 def run(fn, n: int, args: tuple, per_part_args=None, parts: int | None = None):
     """fn(lo, hi, *args) over [0, n) in parallel parts; returns the number of parts.
 
@@ -105,11 +114,7 @@ def run(fn, n: int, args: tuple, per_part_args=None, parts: int | None = None):
     """
     chunks = split(n, parts or max_parts())
     job = _Job(fn, chunks, args, per_part_args)
-    helpers = min(num_threads(), len(chunks)) - 1
-    _ensure_workers(helpers)
-    for _ in range(helpers):
-        _tasks.put(job)
-    job.work()
+    _share(job, len(chunks))
     error = None
     for _ in chunks:  # every chunk reports once, whoever ran it
         result = job.done.get()
@@ -188,11 +193,7 @@ def run_graph(tasks, graph):
     run; the first error raised by a task is re-raised once no task runs."""
     npred, succs, ready = graph
     job = _Graph(tasks, npred, succs, ready)
-    helpers = min(num_threads(), len(tasks)) - 1
-    _ensure_workers(helpers)
-    for _ in range(helpers):
-        _tasks.put(job)
-    job.work()
+    _share(job, len(tasks))
     job.join()
     if job.error is not None:
         raise job.error
