@@ -508,6 +508,25 @@ def test_inner_loops_with_math_run_in_a_row_function(monkeypatch, num_threads):
         nbad.config.update("num_threads", None)
 
 
+def test_straight_line_kernels_call_their_math_functions():
+    """A kernel without loops (an unrolled scalar simulation) calls mathlib's
+    functions instead of inlining a copy per use (compile time), with the same
+    results."""
+    def pendulum(k):
+        th, om = 1.0, 0.0
+        for _ in range(12):
+            om = om - 0.1 * k * jnp.sin(th) + 0.01 * jnp.tanh(om)
+            th = th + 0.1 * om
+        return th
+
+    f = nbad.jit(nbad.grad(pendulum))
+    source = f.lower(2.0).source
+    assert "import sin_call as _m_sin" in source and "import tanh_call as _m_tanh" in source
+    np.testing.assert_allclose(f(2.0), nbad.grad(pendulum)(2.0), rtol=1e-13)
+    eps = 1e-6
+    np.testing.assert_allclose(f(2.0), (pendulum(2.0 + eps) - pendulum(2.0 - eps)) / (2 * eps), rtol=1e-6)
+
+
 def test_transposed_products_are_computed_transposed():
     """Reverse mode writes a weight gradient as (g^T x)^T; it is computed as x^T g,
     so no transpose is left for the update to read with strides."""

@@ -507,6 +507,8 @@ class CompiledKernel:
         self.name = ks.name
         self.source = ks.source
         self.math_names = sorted(ks.math_names)
+        # a kernel without loops calls its math functions (mathlib._CALL_OPTIONS)
+        self.math_suffix = "" if ks.groups else "_call"
         self._dispatchers: dict[bool, object] = {}
         self.disk_name: str | None = None
 
@@ -514,7 +516,8 @@ class CompiledKernel:
         lines = ["import numpy as np"]
         if "@_njit(" in self.source:
             lines.append("from numba import njit as _njit")
-        lines += [f"from nbad.codegen.mathlib import {n} as _m_{n}" for n in self.math_names]
+        lines += [f"from nbad.codegen.mathlib import {n}{self.math_suffix} as _m_{n}"
+                  for n in self.math_names]
         return "\n".join(lines) + "\n\n\n" + self.source
 
     @staticmethod
@@ -542,7 +545,7 @@ class CompiledKernel:
         source = self.module_source()
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         namespace = {"np": np, "_njit": numba.njit}
-        namespace.update({f"_m_{n}": getattr(mathlib, n) for n in self.math_names})
+        namespace.update({f"_m_{n}": getattr(mathlib, n + self.math_suffix) for n in self.math_names})
         exec(compile(source, filename, "exec"), namespace)
         fn = namespace["kernel"]
         fn.__name__ = fn.__qualname__ = self.name
