@@ -602,7 +602,7 @@ def _erf64(x):
 # Straight-line kernels (a 0-d program: an unrolled scalar simulation and its
 # gradient) call the math functions instead: inlined, each of hundreds of sin
 # calls is its own copy of the argument reduction, and LLVM's time grows with
-# them (jit(grad) of a 200-step pendulum: 29 s to compile inlined, 18 s called).
+# them (jit(grad) of a 200-step pendulum: 29 s to compile inlined, 14-16 s called).
 _CALL_OPTIONS = dict(fastmath=False, error_model="numpy")
 
 
