@@ -633,19 +633,10 @@ def _public(name, impl64, impl32=None, options=_JIT_OPTIONS):
 # float32-native cores (imported here: they use the helpers above).
 from nbad.codegen import mathlib_f32 as _f32  # noqa: E402
 
-exp = _public("exp", _exp64, _f32._exp32)
-expm1 = _public("expm1", _expm1_64, _f32._expm1_32)
-log = _public("log", _log64, _f32._log32)
-log1p = _public("log1p", _log1p64, _f32._log1p32)
-tanh = _public("tanh", _tanh64, _f32._tanh32)
-logistic = _public("logistic", _logistic64, _f32._logistic32)
-sin = _public("sin", _sin64, _f32._sin32)
-cos = _public("cos", _cos64, _f32._cos32)
-erf = _public("erf", _erf64)
-
-# the same functions, called rather than inlined (see _CALL_OPTIONS): <name>_call
-for _name, _impls in [("exp", (_exp64, _f32._exp32)), ("expm1", (_expm1_64, _f32._expm1_32)),
-                      ("log", (_log64, _f32._log32)), ("log1p", (_log1p64, _f32._log1p32)),
-                      ("tanh", (_tanh64, _f32._tanh32)), ("logistic", (_logistic64, _f32._logistic32)),
-                      ("sin", (_sin64, _f32._sin32)), ("cos", (_cos64, _f32._cos32)), ("erf", (_erf64,))]:
-    globals()[_name + "_call"] = _public(_name, *_impls, options=_CALL_OPTIONS)
+_IMPLS = {"exp": (_exp64, _f32._exp32), "expm1": (_expm1_64, _f32._expm1_32),
+          "log": (_log64, _f32._log32), "log1p": (_log1p64, _f32._log1p32),
+          "tanh": (_tanh64, _f32._tanh32), "logistic": (_logistic64, _f32._logistic32),
+          "sin": (_sin64, _f32._sin32), "cos": (_cos64, _f32._cos32), "erf": (_erf64,)}
+exp, expm1, log, log1p, tanh, logistic, sin, cos, erf = (_public(n, *_IMPLS[n]) for n in __all__)
+for _n in __all__:  # the same functions, called rather than inlined (_CALL_OPTIONS): <name>_call
+    globals()[_n + "_call"] = _public(_n, *_IMPLS[_n], options=_CALL_OPTIONS)
