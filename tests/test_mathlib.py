@@ -213,13 +213,14 @@ F32_SPECIAL_INPUTS = np.array(
 
 @pytest.mark.parametrize("name", ["exp", "expm1", "log", "log1p", "tanh", "sin", "cos"])
 def test_float32_specials_match_numpy(name):
-    """float32 cores agree with NumPy's float32 ufuncs bit for bit on special
-    and threshold inputs (signed zeros, infinities, NaN, overflow and
-    underflow thresholds, subnormals), up to 1 ulp on the finite ones
-    where NumPy itself is not correctly rounded."""
+    """float32 cores agree bit for bit on special and threshold inputs (signed
+    zeros, infinities, NaN, overflow and underflow thresholds, subnormals)
+    with the float64 result rounded to float32, and within 1 ulp of it on the
+    finite ones. The oracle is not NumPy's float32 ufunc: that is itself not
+    correctly rounded (NumPy 2.4's float32 expm1 is 2 ulp off near overflow)."""
     x = F32_SPECIAL_INPUTS
     with np.errstate(all="ignore"):
-        want = getattr(np, name)(x)
+        want = getattr(np, name)(x.astype(np.float64)).astype(np.float32)
     got = run(name, x)
     for xi, g, w in zip(x, got, want):
         if not np.isfinite(w) or w == 0 or not np.isfinite(g) or g == 0:
