@@ -321,9 +321,6 @@ class Lowered:
                 parts.append(f"# kernel {k.name}\n{k.module_source()}")
         return "\n".join(parts)
 
-    def as_text(self) -> str:
-        return str(self.ir)
-
     @property
     def fusion_notes(self) -> str:
         return fusion.explain(self.plan)

@@ -20,6 +20,9 @@ Settings (environment variable -> name):
   ``~/.cache/nbad`` on Linux).
 - ``NBAD_CACHE_MAX_BYTES`` -> ``cache_max_bytes`` (int, default 2 GiB; suffixes
   K, M, G accepted). Above it the least recently used entries are evicted.
+- ``NBAD_TYPECHECK`` -> ``typecheck`` (bool, default False). Typecheck the IR
+  after every compiler pass (core/typecheck.py); on in the test suite and
+  whenever ``debug >= 1``.
 
 Set at import, not a setting: ``OMP_WAIT_POLICY=PASSIVE`` (unless already set).
 nbad's own kernels do not use OpenMP (they are split by nbad's thread pool), but
@@ -113,6 +116,7 @@ _SETTINGS = {
     "cache": ("NBAD_CACHE", _parse_bool),
     "cache_dir": ("NBAD_CACHE_DIR", _parse_path),
     "cache_max_bytes": ("NBAD_CACHE_MAX_BYTES", _parse_bytes),
+    "typecheck": ("NBAD_TYPECHECK", lambda name, raw: _parse_bool(name, raw, default=False)),
 }
 
 

@@ -85,13 +85,6 @@ def _is_float0(x) -> bool:
     return dtype is not None and np.dtype(dtype).kind == "V"
 
 
-def _flat_numpy(tree):
-    from nbad import tree_util
-
-    leaves, treedef = tree_util.tree_flatten(tree)
-    return [np.asarray(x) for x in leaves], treedef
-
-
 def check_grads(f, args, order=1, modes=("fwd", "rev"), atol=None, rtol=None, eps=DEFAULT_EPS,
                 seed=0):
     """Check f's derivatives (nbad.jvp / nbad.vjp) against finite differences,

@@ -20,6 +20,7 @@ from nbad.rules.linalg import dot_general_p
 from nbad.rules.reduce import reduce_sum_p
 from nbad.rules.shape import broadcast_in_dim_p, iota_p, transpose_p
 from nbad.transforms.simplify import remove_dead_code, simplify
+from nbad.core.typecheck import ir_pass
 
 
 def _dot_as_loop(eq: Equation, transposed: set):
@@ -84,6 +85,7 @@ def _emit_dot_loop(eq: Equation, sides, big, equations):
     equations.append(Equation(reduce_sum_p, [prod], [out], {"axes": axes}))
 
 
+@ir_pass
 def lower_dots(ir: IR) -> IR:
     """Products that are not matrix-matrix become fused loops (see _dot_as_loop)."""
     # A transposed matrix's rows are strided in memory: BLAS reads it better.
@@ -102,6 +104,7 @@ def lower_dots(ir: IR) -> IR:
     return IR(ir.inputs, equations, ir.outputs, ir.constvars, ir.consts, name=ir.name)
 
 
+@ir_pass
 def inline_calls(ir: IR) -> IR:
     """Replace calls of functions with custom derivative rules by their bodies.
 
@@ -148,6 +151,7 @@ def inline_calls(ir: IR) -> IR:
     return IR(ir.inputs, equations, outputs, constvars, consts, name=ir.name)
 
 
+@ir_pass
 def fold_scalar_broadcasts(ir: IR) -> IR:
     """Elementwise primitives take scalar operands: read `broadcast(s)` as `s`.
 
@@ -174,6 +178,7 @@ def fold_scalar_broadcasts(ir: IR) -> IR:
     return simplify(IR(ir.inputs, equations, ir.outputs, ir.constvars, ir.consts, name=ir.name))
 
 
+@ir_pass
 def lower_iotas(ir: IR) -> IR:
     """iota over a multi-dimensional shape is a broadcast of a 1-D ramp: a
     kernel then reads the ramp by index arithmetic (`eye` = ramp[i] == ramp[j])
@@ -201,6 +206,7 @@ def _inverse(perm):
     return tuple(inv)
 
 
+@ir_pass
 def sink_transposes(ir: IR) -> IR:
     """transpose(elementwise(...)) -> elementwise(transposed operands) when the
     elementwise value has no other use and its operands are scalars, broadcasts
@@ -280,6 +286,7 @@ def sink_transposes(ir: IR) -> IR:
     return simplify(IR(ir.inputs, equations, outputs, ir.constvars, ir.consts, name=ir.name))
 
 
+@ir_pass
 def swap_transposed_products(ir: IR) -> IR:
     """transpose(dot_general(a, b)) that swaps the two operands' free axes is
     dot_general(b, a): the product is written in the order it is read, instead
@@ -318,6 +325,7 @@ def swap_transposed_products(ir: IR) -> IR:
 SHORT_ROWS = 16  # a loop-invariant matrix with rows this short is read transposed
 
 
+@ir_pass
 def transpose_invariant_matrices(body: IR, invariant_ids: set) -> IR:
     """In a loop body: matrix-vector products of a matrix that is the same in every
     iteration and has short rows read a transposed copy instead, made once before
@@ -362,6 +370,7 @@ def _short_row_matrix(eq: Equation, invariant_ids: set):
     return None
 
 
+@ir_pass
 def lower_loop_body(body: IR, num_carry: int) -> IR:
     """lower_for_cpu for the body of a loop (rules/loop.py): operands after the
     carries are the same in every iteration."""
@@ -369,6 +378,7 @@ def lower_loop_body(body: IR, num_carry: int) -> IR:
     return lower_for_cpu(transpose_invariant_matrices(body, invariant_ids))
 
 
+@ir_pass
 def lower_for_cpu(ir: IR) -> IR:
     """All CPU rewrites, in order: after every transformation, before fusion.
 

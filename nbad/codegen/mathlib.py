@@ -93,10 +93,6 @@ _jit = njit(**_JIT_OPTIONS)
 
 
 # ---------------------------------------------------------------- intrinsics
-def _int_arg(context, builder, ty, val, bits):
-    return context.cast(builder, val, ty, types.int64) if bits == 64 else val
-
-
 @intrinsic
 def _f2i(typingctx, x):
     """float64 -> int64 bit pattern."""
@@ -478,27 +474,6 @@ def _cos64(x):
     v = _sin_cos_poly(f, flo, k, 1)
     v = 1.0 if ax < 7.450580596923828e-09 else v
     return v if ax < _INF else x - x
-
-
-@_jit
-def _sin32(x):
-    xd = np.float64(x)
-    ax = abs(xd)
-    f, flo, k = _reduce32(x)
-    v = _sin_cos_poly(f, flo, k, 0)
-    v = -v if xd < 0.0 else v
-    v = xd if ax < 6.103515625e-05 else v           # |x| < 2^-14
-    return np.float32(v if ax < _INF else xd - xd)
-
-
-@_jit
-def _cos32(x):
-    xd = np.float64(x)
-    ax = abs(xd)
-    f, flo, k = _reduce32(x)
-    v = _sin_cos_poly(f, flo, k, 1)
-    v = 1.0 if ax < 6.103515625e-05 else v
-    return np.float32(v if ax < _INF else xd - xd)
 
 
 # ---------------------------------------------------------------------- erf

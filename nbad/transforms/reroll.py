@@ -41,6 +41,7 @@ import numpy as np
 from nbad.core.ir import IR, Equation, Literal, Var, print_ir
 from nbad.rules.loop import loop_p
 from nbad.transforms.simplify import _atom_key, simplify
+from nbad.core.typecheck import ir_pass
 
 MIN_TRIPS = 3           # fewer copies stay straight-line
 MAX_PERIOD = 2000       # longer bodies are not looked for (the search is O(len * period))
@@ -48,6 +49,7 @@ FUSED_UNROLL_MAX = 400  # elementwise-only repetitions up to this many equations
 MAX_ATTEMPTS = 8        # candidates checked per search before giving up
 
 
+@ir_pass
 def reroll(ir: IR) -> IR:
     """`ir` with its repetitions folded into loops (the same IR if there are none)."""
     if len(ir.equations) < 2 * MIN_TRIPS:

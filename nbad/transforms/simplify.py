@@ -12,6 +12,7 @@ import numpy as np
 
 from nbad.core.ir import IR, Equation, Literal, Var
 from nbad.rules.shape import RESHAPE_LIKE, reshape_p, transpose_p
+from nbad.core.typecheck import ir_pass
 
 
 def _lit_is(atom, value) -> bool:
@@ -81,6 +82,7 @@ def _freeze(value):
     return value
 
 
+@ir_pass
 def simplify(ir: IR) -> IR:
     subst: dict[int, object] = {}
 
@@ -133,6 +135,7 @@ def simplify(ir: IR) -> IR:
     return remove_dead_code(IR(ir.inputs, equations, outputs, ir.constvars, ir.consts, name=ir.name))
 
 
+@ir_pass
 def remove_dead_code(ir: IR) -> IR:
     """`ir` without the equations (and constvars) no result depends on: all
     primitives are pure."""

@@ -25,6 +25,7 @@ from nbad.core.trace import bind, trace_to_ir
 from nbad.errors import MissingRuleError
 from nbad.rules._ad import aval_of
 from nbad.rules._batching import broadcast_batch, moveaxis
+from nbad.core.typecheck import ir_pass
 
 
 def batch_ir(ir: IR, size: int, args, batched) -> tuple[list, list]:
@@ -97,6 +98,7 @@ def has_maps(ir: IR) -> bool:
     return any(eq.primitive is map_p for eq in ir.equations)
 
 
+@ir_pass
 def lower_maps(ir: IR) -> IR:
     """`ir` with its maps expanded into batched equations. A map that does not
     depend on an enclosing map's batch is bound unchanged by the batching

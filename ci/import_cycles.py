@@ -1,0 +1,161 @@
+"""List the import cycles among nbad's modules.
+
+    python ci/import_cycles.py          # the cycles, one strongly connected group per paragraph
+    python ci/import_cycles.py --check  # exit 1 if a group is not among KNOWN_GROUPS below
+
+Both module-level and function-local imports count (a function-local import
+hides a cycle; it does not remove it): each edge is printed with the line
+that makes it and whether it is local. A group is a strongly connected set of
+modules; within one, every module reaches every other through imports.
+
+tests/test_import_cycles.py runs --check, so a change that adds a new cycle,
+or joins two groups, fails CI. KNOWN_GROUPS records the cycles the code has
+today so they can only shrink: remove a group when its cycle is gone.
+"""
+from __future__ import annotations
+
+import ast
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PACKAGE = "nbad"
+
+# The groups this checkout has, as sorted module tuples (see the docstring).
+KNOWN_GROUPS: list[tuple[str, ...]] = [
+    ("nbad", "nbad.api", "nbad.api_ad", "nbad.api_vmap", "nbad.cache", "nbad.codegen.cpu",
+     "nbad.codegen.driver", "nbad.codegen.loops", "nbad.custom_derivatives", "nbad.lax", "nbad.nn",
+     "nbad.scipy", "nbad.scipy.special"),
+    ("nbad.codegen.mathlib", "nbad.codegen.mathlib_f32"),
+    ("nbad.core.array", "nbad.core.primitive", "nbad.core.trace", "nbad.numpy", "nbad.numpy._core",
+     "nbad.numpy._creation", "nbad.numpy._elementwise", "nbad.numpy._indexing",
+     "nbad.numpy._linalg", "nbad.numpy._methods", "nbad.numpy._reductions", "nbad.numpy._shape",
+     "nbad.numpy.linalg", "nbad.rules._ad", "nbad.rules._batching", "nbad.rules._family",
+     "nbad.rules.elementwise", "nbad.rules.elementwise_math", "nbad.rules.indexing",
+     "nbad.rules.linalg", "nbad.rules.linalg_decomp", "nbad.rules.reduce", "nbad.rules.shape"),
+    ("nbad.rules.map", "nbad.transforms.vmap"),
+]
+
+
+def module_names(root=ROOT) -> dict[str, pathlib.Path]:
+    out = {}
+    for path in sorted((root / PACKAGE).rglob("*.py")):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
+    if node.level == 0:
+        return node.module or ""
+    base = module.split(".") if is_package else module.split(".")[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def imports_of(module: str, path: pathlib.Path, modules) -> list[tuple[str, int, bool]]:
+    """(imported nbad module, line, is_local) for every import in the file."""
+    tree = ast.parse(path.read_text(), str(path))
+    is_package = path.name == "__init__.py"
+    local_lines = set()
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            for inner in ast.walk(fn):
+                if isinstance(inner, (ast.Import, ast.ImportFrom)):
+                    local_lines.add(id(inner))
+    edges = []
+    for node in ast.walk(tree):
+        targets = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = _resolve(module, is_package, node)
+            # `from nbad.x import y` imports nbad.x.y when y is a module, else nbad.x
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+        for target in targets:
+            # `import nbad.a.b` runs nbad.a.b; the nearest known module is the edge's end
+            while target and target not in modules:
+                target = target.rpartition(".")[0]
+            if target and target != module and target.startswith(PACKAGE):
+                edges.append((target, node.lineno, id(node) in local_lines))
+    return edges
+
+
+def import_graph(root=ROOT):
+    modules = module_names(root)
+    graph = {m: {} for m in modules}
+    for m, path in modules.items():
+        for target, line, local in imports_of(m, path, modules):
+            graph[m].setdefault(target, (line, local))
+    return graph
+
+
+def strongly_connected_groups(graph) -> list[tuple[str, ...]]:
+    """Tarjan's algorithm, iteratively; the groups of two or more modules, sorted."""
+    index, low, on_stack, stack, groups = {}, {}, set(), [], []
+    counter = 0
+    for start in graph:
+        if start in index:
+            continue
+        work = [(start, iter(graph[start]))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(graph[child])))
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    group = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        group.append(member)
+                        if member == node:
+                            break
+                    if len(group) > 1:
+                        groups.append(tuple(sorted(group)))
+    return sorted(groups)
+
+
+def describe(graph, group) -> str:
+    members = set(group)
+    lines = [f"{len(group)} modules: {' '.join(group)}"]
+    for m in group:
+        for target, (line, local) in sorted(graph[m].items()):
+            if target in members:
+                lines.append(f"  {m} -> {target}  (line {line}{', function-local' if local else ''})")
+    return "\n".join(lines)
+
+
+def main(argv) -> int:
+    graph = import_graph()
+    groups = strongly_connected_groups(graph)
+    for group in groups:
+        print(describe(graph, group), end="\n\n")
+    print(f"{len(groups)} import cycle group(s) among {len(graph)} modules")
+    if "--check" in argv:
+        new = [g for g in groups if g not in KNOWN_GROUPS]
+        if new:
+            print("not in KNOWN_GROUPS (a new or grown cycle):\n" + "\n".join(" ".join(g) for g in new))
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
