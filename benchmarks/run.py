@@ -538,7 +538,7 @@ def fresh_process_table(quick, repeats, errors):
     return any(r[-1] != "✓" for r in rows)
 
 
-_TABLE_WORDS = ("grad", "gradients", "vmap", "fresh", "cache")
+_TABLE_WORDS = ("grad", "gradients", "vmap", "fresh", "cache", "dask")
 
 
 def _all_names(quick):
@@ -551,7 +551,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (< 2 minutes)")
     parser.add_argument("--only", help="comma-separated workload names (or parts of names), or 'gradients' "
                         "for the whole gradient table, 'vmap' for the whole vmap table, 'fresh' for the "
-                        "fresh-process table: " + ", ".join(_all_names(False)))
+                        "fresh-process table, 'dask' for the Dask sweep (nbad[dask]): " + ", ".join(_all_names(False)))
     parser.add_argument("--repeats", type=int, help="timing samples per measurement (default 7, 3 with --quick)")
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 7)
@@ -560,17 +560,19 @@ def main(argv=None):
     grad_selected = grad_workloads.grad_workloads(args.quick)
     vmap_selected = vmap_workloads.vmap_workloads(args.quick)
     fresh = True
+    dask_table = False
     if args.only:
         wanted = [s.strip() for s in args.only.split(",") if s.strip()]
         names = [s for s in wanted if s not in _TABLE_WORDS]  # table names pick no single workload
         fresh = any(s in ("fresh", "cache") for s in wanted)
+        dask_table = "dask" in wanted  # only when asked: needs nbad[dask] and starts local clusters
         selected = [w for w in WORKLOADS if any(s in w.name for s in names)]
         grad_selected = [w for w in grad_selected
                          if any(s in w.name for s in names) or any(s in ("grad", "gradients") for s in wanted)]
         vmap_selected = [w for w in vmap_selected if any(s in w.name for s in names) or "vmap" in wanted]
-        if not selected and not grad_selected and not vmap_selected and not fresh:
+        if not selected and not grad_selected and not vmap_selected and not fresh and not dask_table:
             parser.error(f"--only {args.only!r} matches no workload; choose from "
-                         + ", ".join(_all_names(args.quick)) + ", gradients, vmap, fresh")
+                         + ", ".join(_all_names(args.quick)) + ", gradients, vmap, fresh, dask")
 
     from nbad.codegen import threads as nbad_threads
 
@@ -621,6 +623,10 @@ def main(argv=None):
         if rows or grad_selected or vmap_selected:
             print()
         fresh_failed = fresh_process_table(args.quick, min(repeats, 3), errors)
+    if dask_table:
+        import dask_bench
+
+        dask_bench.dask_table(args.quick, min(repeats, 5), errors)
     if errors:
         print("\nerrors (set NBAD_BENCH_TRACEBACK=1 for tracebacks):")
         for e in errors:

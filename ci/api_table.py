@@ -13,7 +13,7 @@ END = "<!-- end api-table -->"
 
 MODULES = [
     ("nbad", ("jit make_ir vmap grad value_and_grad vjp jvp linearize jacfwd jacrev jacobian hessian "
-              "custom_jvp custom_vjp device_get block_until_ready").split()),
+              "custom_jvp custom_vjp device_get block_until_ready eval_shape ShapeDtypeStruct").split()),
     ("nbad.lax", ["map", "stop_gradient"]),
     ("nbad.test_util", ["check_batching", "check_grads", "check_rule"]),
     ("nbad.numpy", None),
@@ -21,6 +21,7 @@ MODULES = [
     ("nbad.nn", None),
     ("nbad.scipy.special", None),
     ("nbad.tree_util", None),
+    ("nbad.dask", None),
 ]
 
 

@@ -16,7 +16,7 @@ from nbad import nn
 from nbad import scipy
 from nbad import lax
 from nbad.custom_derivatives import custom_jvp, custom_vjp
-from nbad.api import jit, make_ir
+from nbad.api import ShapeDtypeStruct, eval_shape, jit, make_ir
 from nbad.api_ad import grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, hessian
 from nbad.api_vmap import vmap
 
@@ -35,7 +35,7 @@ def block_until_ready(x):
     return x
 
 
-__all__ = ["jit", "make_ir", "vmap", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "jacobian",
+__all__ = ["jit", "make_ir", "eval_shape", "ShapeDtypeStruct", "vmap", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "jacobian",
            "hessian", "config", "Array", "errors", "tree_util", "tree_map", "tree_flatten",
            "tree_unflatten", "tree_leaves", "tree_structure", "numpy", "nn", "scipy", "lax", "custom_jvp", "custom_vjp", "device_get",
            "block_until_ready"]

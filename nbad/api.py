@@ -30,6 +30,7 @@ from nbad.core.ir import IR
 from nbad.core.trace import Tracer, eval_ir, trace_to_ir
 from nbad.errors import NbadTypeError, NbadValueError
 from nbad.transforms.reroll import reroll
+from nbad.transformation import rebuild, recipe_id
 from nbad.transforms.simplify import remove_dead_code, simplify
 
 _ndarray = np.ndarray
@@ -76,6 +77,14 @@ class _Signature:
         return tuple(out)
 
 
+_programs_compiled = 0  # programs this process traced and planned for jit (kernels may come from disk)
+
+
+def programs_compiled() -> int:
+    """How many programs jit has compiled in this process (a worker's count, for Dask tests)."""
+    return _programs_compiled
+
+
 class _Compiled:
     """One compiled program with the tree structure of its outputs."""
 
@@ -105,6 +114,9 @@ class JitFunction:
             raise NbadTypeError(f"nbad.jit expects a callable, got {type(fun).__name__}")
         functools.update_wrapper(self, fun)
         self._fun = fun
+        self._options = dict(static_argnums=static_argnums, static_argnames=static_argnames,
+                             donate_argnums=donate_argnums, donate_argnames=donate_argnames,
+                             inline=inline)
         self._name = getattr(fun, "__name__", "fn")
         sig = _Signature(fun)
         nums = _normalize_argnums(static_argnums, len(sig.params), self._name)
@@ -221,6 +233,8 @@ class JitFunction:
     def _compile(self, args, kwargs, static_pos, in_tree, avals) -> _Compiled:
         from nbad.config import log
 
+        global _programs_compiled
+        _programs_compiled += 1
         start = time.perf_counter()
         ir, out_tree = self._trace(args, kwargs, static_pos, in_tree, avals)
         # Python loops traced into copies of their body become loops again. Dead code
@@ -260,6 +274,14 @@ class JitFunction:
 
     def __repr__(self):
         return f"<nbad.jit of {self._name}>"
+
+    def __reduce__(self):
+        # By recipe, never with compiled state (nbad/transformation.py): the receiving
+        # process compiles on first use or loads the kernels from its disk cache.
+        return (rebuild, (recipe_id(self), jit, (self._fun,), self._options))
+
+    def __dask_tokenize__(self):
+        return ("nbad.jit", recipe_id(self))
 
     def __get__(self, obj, objtype=None):
         if obj is None:
@@ -351,3 +373,52 @@ def make_ir(fun, static_argnums=(), static_argnames=()):
         return simplify(ir)
 
     return make
+
+
+class ShapeDtypeStruct:
+    """A shape and a dtype standing in for an array (JAX's jax.ShapeDtypeStruct)."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __eq__(self, other):
+        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (other.shape, other.dtype)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype))
+
+    def __repr__(self):
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})"
+
+
+def _stand_in(x):
+    """An argument of eval_shape as a value to trace: arrays as they are; a
+    ShapeDtypeStruct (or anything with .shape and .dtype) as a zero-strided view."""
+    if isinstance(x, (np.ndarray, np.generic, Tracer)) or not (hasattr(x, "shape") and hasattr(x, "dtype")):
+        return x
+    return np.broadcast_to(np.zeros((), np.dtype(x.dtype)), tuple(x.shape))
+
+
+def eval_shape(fun, *args, **kwargs):
+    """The shapes and dtypes of fun(*args, **kwargs), as a pytree of ShapeDtypeStruct,
+    found by tracing only: nothing is computed or compiled (JAX's jax.eval_shape)."""
+    if not callable(fun):
+        raise NbadTypeError(f"eval_shape expects a callable, got {type(fun).__name__}")
+    jf = JitFunction(fun)
+    args, kwargs = tree_util.tree_map(_stand_in, (args, kwargs))
+    _, _, dyn_args, dyn_kwargs = jf._split(args, kwargs)
+    leaves, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
+    avals = tuple(x.aval if isinstance(x, Tracer) else _leaf_aval(x, jf._name) for x in leaves)
+    ir, out_tree = jf._trace(args, kwargs, [], in_tree, avals)
+    return tree_util.tree_unflatten(out_tree, [ShapeDtypeStruct(a.shape, a.dtype) for a in ir.out_avals])

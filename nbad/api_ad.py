@@ -19,6 +19,7 @@ from nbad.core.avals import aval_of_value
 from nbad.core.trace import Tracer, wrap_eager
 from nbad.errors import NbadTypeError, NbadValueError
 from nbad.transforms import ad
+from nbad.transformation import pickled_as_recipe
 
 
 def _fn_name(fun) -> str:
@@ -131,6 +132,7 @@ def _split_args(fun, args, argnums):
     return partial_fun, tuple(args[i] for i in argnums)
 
 
+@pickled_as_recipe
 def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False, reduce_axes=()):
     """f -> (x -> (f(x), ∇f(x))); see nbad.grad."""
     name = _fn_name(fun)
@@ -175,6 +177,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
     return value_and_grad_f
 
 
+@pickled_as_recipe
 def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False, reduce_axes=()):
     """The gradient of a scalar function with respect to argument(s) `argnums`."""
     vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int, reduce_axes)
@@ -258,6 +261,7 @@ def _float0_block(oa, ia):
     return np.zeros(oa.shape + ia.shape, dtype=ad.FLOAT0)
 
 
+@pickled_as_recipe
 def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     """The Jacobian by reverse mode: vmap of the vjp over the output's basis (DESIGN §6)."""
     name = _fn_name(fun)
@@ -292,6 +296,7 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     return jacrev_f
 
 
+@pickled_as_recipe
 def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
     """The Jacobian by forward mode: vmap of the jvp over the input's basis (DESIGN §6)."""
     name = _fn_name(fun)
@@ -324,6 +329,7 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
     return jacfwd_f
 
 
+@pickled_as_recipe
 def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
     """jacfwd(jacrev(fun)), as in JAX."""
     return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)

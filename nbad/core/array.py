@@ -69,6 +69,10 @@ class Array(np.ndarray):
     def __ixor__(self, other):
         return self ^ other
 
+    def __reduce__(self):
+        # Results travel (pickle, Dask) as plain NumPy arrays: the receiver needs no nbad.
+        return np.asarray(self).view(np.ndarray).__reduce__()
+
     def __repr__(self):
         body = np.array2string(np.asarray(self), separator=", ", prefix="Array(")
         return f"Array({body}, dtype={self.dtype.name})"
