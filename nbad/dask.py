@@ -169,7 +169,7 @@ def vmap(fun, in_axes=0, out_axes=0, *, chunks=None):
     return mapped
 
 
-def sweep(fun, *grids, batch_size=64, **compute_kwargs):
+def sweep(fun, *grids, batch_size=64, compute=True, **compute_kwargs):
     """`fun` evaluated at every point of the grid spanned by `grids`, on Dask.
 
     Each grid is a 1-D array of values of one of fun's positional arguments;
@@ -177,7 +177,9 @@ def sweep(fun, *grids, batch_size=64, **compute_kwargs):
     functools.partial). Each task runs jit(vmap(fun)) on `batch_size` points.
     Returns NumPy arrays (a pytree like fun's result), each shaped
     (len(grids[0]), len(grids[1]), ...) + the shape of one point's result.
-    `compute_kwargs` go to `dask.compute` (e.g. scheduler=...).
+    `compute_kwargs` go to `dask.compute` (e.g. scheduler=...). With
+    compute=False, returns the lazy dask arrays instead (for `client.compute`
+    and `distributed.progress`).
     """
     if not grids:
         raise NbadValueError("nbad.dask.sweep needs at least one grid of parameter values")
@@ -190,8 +192,10 @@ def sweep(fun, *grids, batch_size=64, **compute_kwargs):
     points = [p.ravel() for p in np.meshgrid(*axes, indexing="ij")]
     lazy = vmap(fun, chunks=batch_size)(*[da.from_array(p, chunks=batch_size) for p in points])
     leaves, treedef = tree_util.tree_flatten(lazy)
-    values = dask.compute(*leaves, **compute_kwargs)
     grid_shape = tuple(g.size for g in axes)
+    if not compute:
+        return tree_util.tree_unflatten(treedef, [v.reshape(grid_shape + v.shape[1:]) for v in leaves])
+    values = dask.compute(*leaves, **compute_kwargs)
     return tree_util.tree_unflatten(treedef, [v.reshape(grid_shape + v.shape[1:]) for v in values])
 
 

@@ -60,8 +60,8 @@ def times(x, n):
     return x * n
 
 
-def heavy(a):
-    return jnp.sum(jnp.tanh(jnp.outer(a * jnp.ones(1000), jnp.linspace(0.0, 1.0, 1000))))
+def heavy(a, b):
+    return jnp.sum(jnp.tanh(jnp.outer(a * jnp.ones(1000), jnp.linspace(0.0, b, 1000))))
 
 
 # ------------------------------------------------------------------ pickling
@@ -82,6 +82,16 @@ def _args(name):
     X, y = rng.random((6, 4)), rng.random(6)
     return {"jacrev": (X[0], p["w"]), "jacfwd": (X[0], p["w"]), "hessian": (p["w"],),
             "vmap": (X, p["w"]), "jit_vmap_grad": (p, X, y), "static": (X, 3)}.get(name, (p, X, y))
+
+
+def _scaled_by(n):
+    return lambda x: jnp.sum(x * n)
+
+
+def test_closures_pickle_with_their_cells():
+    f = nbad.jit(nbad.grad(_scaled_by(3.0)))
+    got = pickle.loads(cloudpickle.dumps(f))(np.ones(2))
+    assert np.array_equal(got, [3.0, 3.0])
 
 
 @pytest.mark.parametrize("name", sorted(_transformations()))
@@ -220,9 +230,11 @@ def test_grad_sum_on_two_workers(client):
 
 
 def test_a_worker_killed_mid_sweep_loses_no_result(client):
-    a = np.linspace(0.0, 1.0, 512)
-    want = nbad.jit(nbad.vmap(heavy))(a)
-    lazy = nd.vmap(heavy)(da.from_array(a, chunks=16))
+    a, b = np.linspace(0.0, 1.0, 128), np.array([1.0, 2.0, 3.0, 4.0])
+    A, B = (g.ravel() for g in np.meshgrid(a, b, indexing="ij"))
+    want = nbad.jit(nbad.vmap(heavy))(A, B).reshape(128, 4)
+    lazy = nd.sweep(heavy, a, b, batch_size=16, compute=False)
+    assert lazy.shape == (128, 4)
     future = client.compute(lazy)
     deadline = time.monotonic() + 60
     while not any(client.processing().values()) and time.monotonic() < deadline:
