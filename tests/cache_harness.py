@@ -7,7 +7,10 @@ import json
 import os
 import subprocess
 import sys
+import shutil
 import textwrap
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -90,3 +93,19 @@ def _entry_files(d):
     return {"module": module[0], "nbc": nbc[0], "meta": meta[0]}
 
 
+
+
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory):
+    """A cache holding SELU, filled once by a cold process."""
+    d = tmp_path_factory.mktemp("populated") / "cache"
+    r = run_script(d)
+    assert r["ok"] and r["misses"] == 1 and r["hits"] == 0 and r["warnings"] == [], r
+    return d
+
+
+@pytest.fixture
+def warm(populated, tmp_path):
+    d = tmp_path / "cache"
+    shutil.copytree(populated, d)
+    return d

@@ -10,26 +10,10 @@ import subprocess
 import sys
 
 import pytest
-from cache_harness import SCRIPT, _entry_files, _env, _metas, run_script
+from cache_harness import SCRIPT, _entry_files, _env, _metas, populated, run_script, warm  # noqa: F401 (fixtures)
 
 from nbad import cache, cache_trust, cli
 from nbad.config import config
-
-@pytest.fixture(scope="module")
-def populated(tmp_path_factory):
-    """A cache holding SELU, filled once by a cold process."""
-    d = tmp_path_factory.mktemp("populated") / "cache"
-    r = run_script(d)
-    assert r["ok"] and r["misses"] == 1 and r["hits"] == 0 and r["warnings"] == [], r
-    return d
-
-
-@pytest.fixture
-def warm(populated, tmp_path):
-    d = tmp_path / "cache"
-    shutil.copytree(populated, d)
-    return d
-
 
 def test_second_process_hits(warm):
     r = run_script(warm)
