@@ -131,7 +131,8 @@ def scan(root) -> Scan:
             own.append(p)
             size += st.st_size
             used = max(used, st.st_mtime)
-        programs.append(Entry(used, size, m.group(0), own, path))
+        if own:  # (a directory holding only what is not nbad's is not a program)
+            programs.append(Entry(used, size, m.group(0), own, path))
         return True
 
     pdir = os.path.join(root, "programs")
