@@ -109,3 +109,19 @@ def warm(populated, tmp_path):
     d = tmp_path / "cache"
     shutil.copytree(populated, d)
     return d
+
+
+@pytest.fixture(scope="module")
+def two_kernels(tmp_path_factory):
+    """A cache holding poly and cube: two kernels of the same signature."""
+    d = tmp_path_factory.mktemp("two") / "cache"
+    r = run_script(d, "poly,cube")
+    assert r["ok"] and r["misses"] == 2 and r["warnings"] == [], r
+    return d, r
+
+
+@pytest.fixture
+def warm2(two_kernels, tmp_path):
+    d = tmp_path / "cache"
+    shutil.copytree(two_kernels[0], d)
+    return d

@@ -9,7 +9,8 @@ import shutil
 import stat
 
 import pytest
-from cache_harness import _entry_files, populated, run_script, warm  # noqa: F401 (fixtures)
+from cache_harness import (_entry_files, populated, run_script, two_kernels, warm,  # noqa: F401
+                           warm2)
 
 from nbad import cache_trust, numba_cache
 
@@ -28,22 +29,6 @@ class _Exploit:
 
 def _exploit(marker) -> bytes:
     return pickle.dumps(_Exploit(marker))
-
-
-@pytest.fixture(scope="module")
-def two_kernels(tmp_path_factory):
-    """A cache holding poly and cube: two kernels of the same signature."""
-    d = tmp_path_factory.mktemp("two") / "cache"
-    r = run_script(d, "poly,cube")
-    assert r["ok"] and r["misses"] == 2 and r["warnings"] == [], r
-    return d, r
-
-
-@pytest.fixture
-def warm2(two_kernels, tmp_path):
-    d = tmp_path / "cache"
-    shutil.copytree(two_kernels[0], d)
-    return d
 
 
 def _nbc_files(d):
