@@ -134,7 +134,10 @@ def _fmt_when(t):
         return "-"
     import time
 
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(t)))
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(t)))
+    except (OverflowError, OSError, ValueError):  # (meta.json's fields are validated)
+        return "-"
 
 
 def _table(header, rows):
@@ -145,13 +148,15 @@ def _table(header, rows):
     return "\n".join(lines)
 
 
+# on meta.json validated field by field (cache_entries.clean_meta): a field is
+# there with its type, or missing
 _SORT_KEYS = {
-    "last-used": (lambda m: float(m.get("last_used", 0)), True),
-    "created": (lambda m: float(m.get("created", 0)), True),
-    "size": (lambda m: int(m.get("size_bytes", 0)), True),
-    "compile": (lambda m: float(m.get("compile_seconds", 0)), True),
-    "hits": (lambda m: int(m.get("hits", 0)), True),
-    "function": (lambda m: str(m.get("function", "")), False),
+    "last-used": (lambda m: m.get("last_used", 0.0), True),
+    "created": (lambda m: m.get("created", 0.0), True),
+    "size": (lambda m: m.get("size_bytes", 0), True),
+    "compile": (lambda m: m.get("compile_seconds", 0.0), True),
+    "hits": (lambda m: m.get("hits", 0), True),
+    "function": (lambda m: m.get("function", ""), False),
     "key": (lambda m: m["key"], False),
 }
 
@@ -199,6 +204,9 @@ def cmd_cache_show(args):
     if m.get("broken"):
         print(f"key       {m['key']}\n(meta.json unreadable: it will be rebuilt on next use)")
         return 0
+    if m["invalid"]:
+        print(f"(malformed meta.json fields, not shown: {', '.join(m['invalid'])}; the entry is "
+              "rebuilt on next use)\n")
     fields = [("key", m["key"]), ("function", f"{m.get('module', '')}.{m.get('function', '')}"),
               ("arguments", " ".join(m.get("avals", [])) or "()"), ("target", m.get("target")),
               ("size", _fmt_bytes(m.get("size_bytes"))),
@@ -224,14 +232,24 @@ def cmd_cache_stats(args):
 
     st = cache.stats()
     rate = "-" if st["hit_rate"] is None else f"{100 * st['hit_rate']:.1f}%"
-    lines = [("directory", st["dir"]), ("programs", st["programs"]), ("kernels", st["kernels"]),
+    foreign = st["foreign"]
+    lines = [("directory", st["dir"]),
+             ("trusted", "yes" if st["trust"] is None else f"NO: {st['trust']} (cache off)"),
+             ("programs", st["programs"]), ("kernels", st["kernels"]),
              ("size", f"{_fmt_bytes(st['bytes'])} ({st['bytes']} bytes; limit "
                       f"{_fmt_bytes(st['max_bytes'])}, NBAD_CACHE_MAX_BYTES)"),
              ("hits", st["hits"]), ("misses", st["misses"]), ("hit rate", rate),
-             ("compile time saved", _fmt_seconds(st["compile_seconds_saved"]))]
+             ("compile time saved", _fmt_seconds(st["compile_seconds_saved"])),
+             ("malformed entries", st["malformed"]),
+             ("not nbad's", f"{len(foreign)} path(s), "
+                            f"{_fmt_bytes(sum(b for _, b in foreign))} (never deleted by nbad)")]
     width = max(len(k) for k, _ in lines)
     for k, v in lines:
         print(f"{k:<{width}}  {v}")
+    for path, nbytes in foreign[:20]:
+        print(f"  {os.path.relpath(path, st['dir'])}  ({_fmt_bytes(nbytes)})")
+    if len(foreign) > 20:
+        print(f"  ... and {len(foreign) - 20} more")
     return 0
 
 

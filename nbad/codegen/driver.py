@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import functools
 import linecache
-import sys
-import threading
 
 import numba
 import numpy as np
 
-from nbad.codegen import dataflow, threads
+from nbad.codegen import dataflow, recycle, threads
 from nbad.codegen.cpu import IndentedBuffer, KernelSource, _prod, compiled_kernel
 from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep, step_inputs, step_outputs
 from nbad.codegen.loops import compile_loop
@@ -39,40 +37,7 @@ from nbad.rules.shape import RESHAPE_LIKE, transpose_p
 PARALLEL_MIN_WORK = 5_000_000
 
 
-RECYCLE_MIN_BYTES = 1 << 20  # results this large reuse a buffer the caller has dropped
-
-
-class _Recycler:
-    """Buffers for one large result of a program, reused once the caller has
-    dropped what it got: a fresh multi-megabyte array costs a page fault per
-    4 KiB on first touch (SELU on 10^7 values: 21 ms with huge pages, 51 ms
-    without, 12 ms reusing a buffer). A buffer is reused only when nothing
-    else refers to it: the Array returned, and any view of it, holds a
-    reference to the buffer (NumPy's base), so sys.getrefcount tells. Up to
-    KEEP buffers are kept per result, whether or not the caller still holds them."""
-
-    __slots__ = ("shape", "dtype", "kept", "lock")
-    KEEP = 2
-
-    def __init__(self, shape, dtype):
-        self.shape, self.dtype, self.kept = shape, dtype, []
-        self.lock = threading.Lock()
-
-    def take(self):
-        with self.lock:
-            kept = self.kept
-            for i in range(len(kept)):
-                buf = kept[i]
-                if sys.getrefcount(buf) == 3:  # the list, `buf` and the argument: free
-                    del kept[i]
-                    return buf
-        return np.empty(self.shape, self.dtype)
-
-    def give(self, buf):
-        with self.lock:
-            self.kept.append(buf)
-            if len(self.kept) > self.KEEP:
-                del self.kept[0]
+RECYCLE_MIN_BYTES = 1 << 20  # results this large reuse a buffer the caller has dropped (recycle.py)
 
 
 def _as_output(x):
@@ -280,7 +245,8 @@ class _KernelCall:
             if var.id not in pooled_ids:
                 if var.aval.size * var.aval.dtype.itemsize >= RECYCLE_MIN_BYTES:
                     rname = f"_recycle{var.id}"
-                    namespace[rname] = _Recycler(var.aval.shape, var.aval.dtype)
+                    budget = namespace.setdefault("_recycle_budget", recycle.ProgramBudget())
+                    namespace[rname] = recycle.Recycler(var.aval.shape, var.aval.dtype, budget)
                     namespace.setdefault("_recycled", []).append((rname, name))
                     buf.line(f"{name} = {rname}.take()")
                 else:
