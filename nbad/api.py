@@ -158,10 +158,10 @@ class JitFunction:
         static_pos = sorted(set(static_pos))
         statics = []
         for j in static_pos:
-            statics.append(("pos", j, _check_hashable(args[j], f"positional argument {j}", self._name)))
+            statics.append(("pos", j, _static_key(args[j], f"positional argument {j}", self._name)))
         for name in self._static_argnames:
             if name in kwargs:
-                statics.append(("kw", name, _check_hashable(kwargs[name], f"argument '{name}'", self._name)))
+                statics.append(("kw", name, _static_key(kwargs[name], f"argument '{name}'", self._name)))
         dyn_args = tuple(a for j, a in enumerate(args) if j not in static_pos)
         dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self._static_argnames}
         return tuple(statics), static_pos, dyn_args, dyn_kwargs
@@ -274,7 +274,10 @@ def _fast_entry(compiled: _Compiled):
     return compiled
 
 
-def _check_hashable(value, what, fn_name):
+def _static_key(value, what, fn_name):
+    """A static argument's part of the cache key: its value and its type, so that
+    arguments that compare equal but trace differently (True, 1, 1.0) get programs
+    of their own, as in JAX."""
     try:
         hash(value)
     except TypeError:
@@ -284,7 +287,13 @@ def _check_hashable(value, what, fn_name):
             "compilation cache key, so they must be hashable: pass a tuple instead of a list, "
             "or make the argument non-static (an array)."
         ) from None
-    return value
+    return _typed(value)
+
+
+def _typed(value):
+    if type(value) in (tuple, list):
+        return (type(value), tuple(_typed(v) for v in value))
+    return (type(value), value)
 
 
 def _leaf_aval(x, fn_name):

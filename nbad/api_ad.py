@@ -99,9 +99,15 @@ def _vjp(fun, primals: tuple, has_aux: bool, api: str, allow_int: bool = True):
             raise NbadValueError(f"vjp of {name}: the cotangent's structure {ct_tree} does not "
                                  f"match the output's {trees['out']}")
         for c, a in zip(ct_leaves, out_avals):
-            if tuple(np.shape(c)) != a.shape:
-                raise NbadValueError(f"vjp of {name}: cotangent of shape {np.shape(c)} for an "
-                                     f"output of shape {a.shape}")
+            c_dtype = _value_dtype(c)
+            if a.dtype.kind not in "fc" or _is_weak_scalar(c):
+                c_dtype = a.dtype  # integer outputs' cotangents are ignored (float0 in JAX)
+            if tuple(np.shape(c)) != a.shape or c_dtype != a.dtype:
+                got = f"{c_dtype.name}{list(np.shape(c))}"
+                raise NbadValueError(
+                    f"vjp of {name}: unexpected type (shape/dtype) for the cotangent: got {got}, but "
+                    f"expected {a.dtype.name}{list(a.shape)} because the corresponding output of "
+                    f"the differentiated function had that type.")
         in_cts = ad.backward_pass(lin, list(ct_leaves) + [None] * (len(values) - n_out))
         filled = [_zero_cotangent(a) if c is None else _as_result(c) for c, a in zip(in_cts, avals)]
         return tuple(tree_util.tree_unflatten(in_tree, filled))
@@ -203,7 +209,24 @@ def _check_tangents(name, primals, tangents):
         if np.shape(p) != np.shape(t):
             raise NbadValueError(f"jvp({name}): primal shape {np.shape(p)} and tangent shape "
                                  f"{np.shape(t)} differ; tangents must have their primal's shape.")
+        p_dtype, t_dtype = _value_dtype(p), _value_dtype(t)
+        expected = p_dtype if p_dtype.kind in "fc" else ad.FLOAT0
+        if t_dtype != expected and not (_is_weak_scalar(t) and expected.kind in "fc"):
+            raise NbadTypeError(
+                f"jvp({name}): primal and tangent arguments do not match; dtypes must be equal, or "
+                "in case of int/bool primal dtype the tangent dtype must be float0. Got primal "
+                f"dtype {p_dtype.name} and so expected tangent dtype {expected}, but got tangent "
+                f"dtype {t_dtype.name} instead.")
     return t_leaves
+
+
+def _value_dtype(x):
+    return x.aval.dtype if isinstance(x, Tracer) else _leaf_aval(x, "jvp", "").dtype
+
+
+def _is_weak_scalar(x):
+    """A Python float or complex stands for any inexact dtype, as in JAX."""
+    return type(x) in (float, complex)
 
 
 def jvp(fun, primals, tangents, has_aux=False):
