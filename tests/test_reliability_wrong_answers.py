@@ -150,3 +150,35 @@ def test_masked_arrays_are_refused():
                  lambda: nbad.grad(lambda v: jnp.sum(v))(m)):
         with pytest.raises(NbadValueError, match="masked"):
             call()
+
+
+# -- float32 sums are as accurate as NumPy's pairwise sums, whatever the thread count ---
+@pytest.fixture
+def restore_threads():
+    saved = nbad.config.num_threads
+    yield
+    nbad.config.update("num_threads", saved)
+
+
+def _sum_cases():
+    rng = np.random.default_rng(0)
+    x = rng.random(4_000_000, dtype=np.float32)
+    return [("contiguous", x, jnp.sum, np.sum(x.astype(np.float64))),
+            ("mean", x, jnp.mean, np.mean(x.astype(np.float64))),
+            ("transposed", x.reshape(2000, 2000), lambda a: jnp.sum(a.T), np.sum(x.astype(np.float64))),
+            ("complex64", x[:1_000_000].astype(np.complex64) * (1 + 1j), jnp.sum,
+             np.sum(x[:1_000_000].astype(np.complex128)) * (1 + 1j))]
+
+
+def test_float32_sums_match_numpy_accuracy_on_every_thread_count(restore_threads):
+    for name, x, fn, exact in _sum_cases():
+        tolerance = max(2e-7, 2 * abs(np.sum(x) / (x.size if fn is jnp.mean else 1) - exact)
+                        / abs(exact))
+        results = []
+        for n in (1, 2, 3):
+            nbad.config.update("num_threads", n)
+            got = nbad.jit(fn)(x)
+            assert got.dtype == x.dtype
+            assert abs(complex(got) - exact) / abs(exact) < tolerance, (name, n)
+            results.append(complex(got))
+        assert len(set(results)) == 1, (name, results)
