@@ -18,6 +18,7 @@ from nbad import tree_util
 from nbad.core.avals import aval_of_value
 from nbad.core.trace import Tracer, wrap_eager
 from nbad.errors import NbadTypeError, NbadValueError
+from nbad.api import check_callable
 from nbad.transforms import ad
 
 
@@ -33,7 +34,12 @@ def _argnums_tuple(argnums, nargs, fn_name, api):
     for a in nums:
         if not isinstance(a, (int, np.integer)):
             raise NbadTypeError(f"{api}({fn_name}): argnums must be ints, got {a!r}")
-        if not -nargs <= a < nargs:
+        if a >= nargs:  # JAX's classes: TypeError here (too few arguments), ValueError below
+            raise NbadTypeError(
+                f"{api}({fn_name}): differentiating with respect to argnums={argnums} requires at "
+                f"least {a + 1} positional arguments to be passed by the caller, but got only "
+                f"{nargs}.")
+        if a < -nargs:
             raise NbadValueError(
                 f"{api}({fn_name}): argnums={argnums} is out of range for a call with {nargs} "
                 f"positional argument{'s' if nargs != 1 else ''}.")
@@ -139,6 +145,7 @@ def _split_args(fun, args, argnums):
 
 def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False, reduce_axes=()):
     """f -> (x -> (f(x), ∇f(x))); see nbad.grad."""
+    check_callable(fun, "value_and_grad")
     name = _fn_name(fun)
     api = "value_and_grad"
 
@@ -183,6 +190,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
 
 def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False, reduce_axes=()):
     """The gradient of a scalar function with respect to argument(s) `argnums`."""
+    check_callable(fun, "grad")
     vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int, reduce_axes)
 
     @functools.wraps(fun)
@@ -195,6 +203,7 @@ def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False, redu
 
 def vjp(fun, *primals, has_aux=False, reduce_axes=()):
     """(fun(*primals), vjp_fn[, aux]) with vjp_fn(ct) -> cotangents of the primals."""
+    check_callable(fun, "vjp")
     out, vjp_fn, aux, *_ = _vjp(fun, primals, has_aux, "vjp")
     return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
@@ -231,6 +240,7 @@ def _is_weak_scalar(x):
 
 def jvp(fun, primals, tangents, has_aux=False):
     """(fun(*primals), the directional derivative along `tangents`)."""
+    check_callable(fun, "jvp")
     name = _fn_name(fun)
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise NbadTypeError(f"jvp({name}): primals and tangents must be tuples or lists, got "
@@ -251,6 +261,7 @@ def _tangents_out(lin, trees, out_avals, t_leaves):
 
 def linearize(fun, *primals):
     """(fun(*primals), f_jvp) where f_jvp(*tangents) reuses this trace and forward pass."""
+    check_callable(fun, "linearize")
     name = _fn_name(fun)
     out, _, _, out_avals, lin, trees = _vjp(fun, primals, False, "linearize")
 
@@ -283,6 +294,7 @@ def _float0_block(oa, ia):
 
 def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     """The Jacobian by reverse mode: vmap of the vjp over the output's basis (DESIGN §6)."""
+    check_callable(fun, "jacrev")
     name = _fn_name(fun)
 
     @functools.wraps(fun)
@@ -317,6 +329,7 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
 
 def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
     """The Jacobian by forward mode: vmap of the jvp over the input's basis (DESIGN §6)."""
+    check_callable(fun, "jacfwd")
     name = _fn_name(fun)
 
     @functools.wraps(fun)
@@ -349,4 +362,5 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
 
 def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
     """jacfwd(jacrev(fun)), as in JAX."""
+    check_callable(fun, "hessian")
     return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)

@@ -208,6 +208,8 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
             body.line(f"{rname}.give({name})")
         if single_output:
             body.line(f"return {results[0]}")
+        elif not results:  # a function returning None or ()
+            body.line("return ()")
         else:
             body.line("return " + (", ".join(results) + ("," if len(results) == 1 else "")))
     buf = IndentedBuffer()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nbad.errors import NbadTypeError, NbadValueError
+from nbad.errors import NbadOverflowError, NbadTypeError, NbadValueError
 
 SUPPORTED_DTYPES = tuple(
     np.dtype(d)
@@ -102,6 +102,7 @@ class ShapedArray:
     __str__ = str_short
 
 
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _PY_SCALAR_DTYPES = {bool: np.dtype(bool), int: np.dtype(np.int64), float: np.dtype(np.float64),
                      complex: np.dtype(np.complex128)}
 
@@ -110,6 +111,10 @@ def aval_of_value(x) -> ShapedArray:
     """The aval of a concrete input (array, NumPy scalar or Python scalar)."""
     t = type(x)
     if t in _PY_SCALAR_DTYPES:
+        if t is int and not _INT64_MIN <= x <= _INT64_MAX:
+            raise NbadOverflowError(
+                f"Python int {x} is too large to convert to int64, nbad's type for Python ints. "
+                "Pass a float (e.g. 1e21) or a NumPy array of an explicit dtype instead.")
         return ShapedArray((), _PY_SCALAR_DTYPES[t], weak_type=True)
     if isinstance(x, (np.ndarray, np.generic)):
         check_not_masked(x)

@@ -15,7 +15,7 @@ import operator
 
 import numpy as np
 
-from nbad.core.avals import ShapedArray, check_dtype, check_not_masked, result_dtype
+from nbad.core.avals import ShapedArray, aval_of_value, check_dtype, check_not_masked, result_dtype
 from nbad.core.array import Array
 from nbad.core.trace import Tracer, bind, bind_nullary, wrap_eager
 from nbad.errors import (
@@ -150,6 +150,8 @@ def array(object, dtype=None, copy=True, order="K", ndmin=0):
         out = _stack_traced(object, dtype or _weak_promoted_dtype(object))
     else:
         check_not_masked(object)
+        if type(object) is int:
+            aval_of_value(object)  # an int beyond int64 raises OverflowError, as in JAX
         if isinstance(object, (list, tuple)) and dtype is None:
             dtype = _weak_promoted_dtype(object)
         if copy is None and type(object) is not Array:
