@@ -28,7 +28,7 @@ from nbad.core.array import Array
 from nbad.core.avals import aval_of_value
 from nbad.core.ir import IR
 from nbad.core.trace import Tracer, eval_ir, trace_to_ir
-from nbad.errors import NbadTypeError, NbadValueError
+from nbad.errors import NbadOverflowError, NbadTypeError, NbadValueError
 from nbad.transforms.reroll import reroll
 from nbad.transformation import rebuild, recipe_id
 from nbad.transforms.simplify import remove_dead_code, simplify
@@ -61,8 +61,32 @@ class _Signature:
     def __init__(self, fun):
         try:
             self.params = list(inspect.signature(fun).parameters.values())
+            self.known = True
         except (TypeError, ValueError):
             self.params = []
+            self.known = False
+
+    def check(self, nums, names, fn_name):
+        """JAX's checks at jit(): argnums within the positional parameters, argnames
+        among the parameters (unless *args / **kwargs take anything)."""
+        if not self.known:
+            return
+        kinds = {p.kind for p in self.params}
+        P = inspect.Parameter
+        if P.VAR_POSITIONAL not in kinds:
+            n_pos = sum(p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD) for p in self.params)
+            bad = [n for n in nums if not -n_pos <= n < n_pos]
+            if bad:
+                raise NbadValueError(
+                    f"jit({fn_name}) has static_argnums={tuple(nums)}, but {fn_name} only accepts "
+                    f"{n_pos} positional argument{'s' if n_pos != 1 else ''}.")
+        if P.VAR_KEYWORD not in kinds:
+            known = {p.name for p in self.params if p.kind != P.POSITIONAL_ONLY}
+            bad = sorted(set(names) - known)
+            if bad:
+                raise NbadValueError(
+                    f"jit({fn_name}) has invalid argnames {bad} in static_argnames: {fn_name} does "
+                    f"not take these arguments (its parameters: {[p.name for p in self.params]}).")
 
     def positions_of(self, names):
         pos = {p.name: i for i, p in enumerate(self.params)
@@ -109,9 +133,9 @@ class JitFunction:
     compiled to fused Numba kernels, and called directly afterwards."""
 
     def __init__(self, fun, static_argnums=(), static_argnames=(), donate_argnums=None,
-                 donate_argnames=None, inline=False, **unused):
-        if not callable(fun):
-            raise NbadTypeError(f"nbad.jit expects a callable, got {type(fun).__name__}")
+                 donate_argnames=None, **options):
+        check_callable(fun, "nbad.jit")
+        _check_jit_options(options)
         functools.update_wrapper(self, fun)
         self._fun = fun
         self._options = dict(static_argnums=static_argnums, static_argnames=static_argnames,
@@ -123,6 +147,7 @@ class JitFunction:
         if isinstance(static_argnames, str):
             static_argnames = (static_argnames,)
         names = tuple(static_argnames or ())
+        sig.check(nums, names, self._name)
         self._static_argnums = tuple(sorted(set(nums) | set(sig.positions_of(names))))
         self._static_argnames = tuple(sorted(set(names) | set(sig.names_of(nums))))
         self._simple = not self._static_argnums and not self._static_argnames
@@ -163,17 +188,17 @@ class JitFunction:
             j = i + n if i < 0 else i
             if 0 <= j < n:
                 static_pos.append(j)
-            elif i >= n and not any(p for p in self._static_argnames):
+            elif i < 0 or not self._static_argnames:
                 raise NbadValueError(
                     f"jit({self._name}) has static_argnums={self._static_argnums} but was called "
                     f"with only {n} positional arguments")
         static_pos = sorted(set(static_pos))
         statics = []
         for j in static_pos:
-            statics.append(("pos", j, _check_hashable(args[j], f"positional argument {j}", self._name)))
+            statics.append(("pos", j, _static_key(args[j], f"positional argument {j}", self._name)))
         for name in self._static_argnames:
             if name in kwargs:
-                statics.append(("kw", name, _check_hashable(kwargs[name], f"argument '{name}'", self._name)))
+                statics.append(("kw", name, _static_key(kwargs[name], f"argument '{name}'", self._name)))
         dyn_args = tuple(a for j, a in enumerate(args) if j not in static_pos)
         dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self._static_argnames}
         return tuple(statics), static_pos, dyn_args, dyn_kwargs
@@ -183,7 +208,11 @@ class JitFunction:
         leaves, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
         if any(isinstance(x, Tracer) for x in leaves):
             return self._call_traced(args, kwargs, statics, static_pos, leaves, in_tree)
-        avals = tuple(_leaf_aval(x, self._name) for x in leaves)
+        try:
+            avals = tuple(_leaf_aval(x, self._name) for x in leaves)
+        except NbadOverflowError as e:
+            raise NbadOverflowError(f"jit({self._name}): {self._argument_of_leaf(args, kwargs, leaves)}: "
+                                    f"{e}") from None
         key = (statics, in_tree, avals)
         compiled = self._cache.get(key)
         if compiled is None:
@@ -200,6 +229,17 @@ class JitFunction:
             fast_key = tuple(v for a in args for v in (a.shape, a.dtype))
             self._fast[fast_key] = _fast_entry(compiled)
         return out
+
+    def _argument_of_leaf(self, args, kwargs, leaves) -> str:
+        """Which argument holds the first Python int beyond int64 (for the message)."""
+        names = [p.name for p in _Signature(self._fun).params]
+        for i, a in enumerate(args):
+            if any(map(_beyond_int64, tree_util.tree_leaves(a))):
+                return f"argument {names[i]!r}" if i < len(names) else f"positional argument {i}"
+        for k, v in kwargs.items():
+            if any(map(_beyond_int64, tree_util.tree_leaves(v))):
+                return f"argument {k!r}"
+        return "an argument"
 
     # -- tracing and compiling -------------------------------------------------------
     def _flat_fun(self, args, kwargs, static_pos, in_tree, out_store):
@@ -289,6 +329,28 @@ class JitFunction:
         return functools.partial(self, obj)
 
 
+# jax.jit's other keywords: accepted and ignored (nbad compiles for one CPU).
+_IGNORED_JIT_OPTIONS = frozenset({"in_shardings", "out_shardings", "keep_unused", "device", "backend",
+                                  "inline", "abstracted_axes", "compiler_options"})
+
+
+def _check_jit_options(options):
+    for name in options:
+        if name not in _IGNORED_JIT_OPTIONS:
+            raise NbadTypeError(f"jit() got an unexpected keyword argument '{name}'")
+
+
+def check_callable(fun, api):
+    """JAX's check when a transformation is created: fun must be callable."""
+    if not callable(fun):
+        raise NbadTypeError(f"{api}: expected a callable value, got {fun!r:.60} "
+                            f"(of type {type(fun).__name__})")
+
+
+def _beyond_int64(x) -> bool:
+    return type(x) is int and not -(1 << 63) <= x < (1 << 63)
+
+
 def _fast_entry(compiled: _Compiled):
     """What the fast path calls: the driver itself when it returns the result as is."""
     if compiled.single and compiled.program.compiled:
@@ -296,7 +358,10 @@ def _fast_entry(compiled: _Compiled):
     return compiled
 
 
-def _check_hashable(value, what, fn_name):
+def _static_key(value, what, fn_name):
+    """A static argument's part of the cache key: its value and its type, so that
+    arguments that compare equal but trace differently (True, 1, 1.0) get programs
+    of their own, as in JAX."""
     try:
         hash(value)
     except TypeError:
@@ -306,7 +371,13 @@ def _check_hashable(value, what, fn_name):
             "compilation cache key, so they must be hashable: pass a tuple instead of a list, "
             "or make the argument non-static (an array)."
         ) from None
-    return value
+    return _typed(value)
+
+
+def _typed(value):
+    if type(value) in (tuple, list):
+        return (type(value), tuple(_typed(v) for v in value))
+    return (type(value), value)
 
 
 def _leaf_aval(x, fn_name):
@@ -355,6 +426,7 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=None,
         donate_argnames=None, **kwargs):
     """Compile `fun` with nbad (also usable as a decorator, with or without options)."""
     if fun is None:
+        _check_jit_options(kwargs)
         return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
                                  donate_argnums=donate_argnums, donate_argnames=donate_argnames, **kwargs)
     return JitFunction(fun, static_argnums, static_argnames, donate_argnums, donate_argnames, **kwargs)

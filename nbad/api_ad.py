@@ -18,6 +18,7 @@ from nbad import tree_util
 from nbad.core.avals import aval_of_value
 from nbad.core.trace import Tracer, wrap_eager
 from nbad.errors import NbadTypeError, NbadValueError
+from nbad.api import check_callable
 from nbad.transforms import ad
 from nbad.transformation import pickled_as_recipe
 
@@ -34,7 +35,12 @@ def _argnums_tuple(argnums, nargs, fn_name, api):
     for a in nums:
         if not isinstance(a, (int, np.integer)):
             raise NbadTypeError(f"{api}({fn_name}): argnums must be ints, got {a!r}")
-        if not -nargs <= a < nargs:
+        if a >= nargs:  # JAX's classes: TypeError here (too few arguments), ValueError below
+            raise NbadTypeError(
+                f"{api}({fn_name}): differentiating with respect to argnums={argnums} requires at "
+                f"least {a + 1} positional arguments to be passed by the caller, but got only "
+                f"{nargs}.")
+        if a < -nargs:
             raise NbadValueError(
                 f"{api}({fn_name}): argnums={argnums} is out of range for a call with {nargs} "
                 f"positional argument{'s' if nargs != 1 else ''}.")
@@ -100,9 +106,15 @@ def _vjp(fun, primals: tuple, has_aux: bool, api: str, allow_int: bool = True):
             raise NbadValueError(f"vjp of {name}: the cotangent's structure {ct_tree} does not "
                                  f"match the output's {trees['out']}")
         for c, a in zip(ct_leaves, out_avals):
-            if tuple(np.shape(c)) != a.shape:
-                raise NbadValueError(f"vjp of {name}: cotangent of shape {np.shape(c)} for an "
-                                     f"output of shape {a.shape}")
+            c_dtype = _value_dtype(c)
+            if a.dtype.kind not in "fc" or _is_weak_scalar(c):
+                c_dtype = a.dtype  # integer outputs' cotangents are ignored (float0 in JAX)
+            if tuple(np.shape(c)) != a.shape or c_dtype != a.dtype:
+                got = f"{c_dtype.name}{list(np.shape(c))}"
+                raise NbadValueError(
+                    f"vjp of {name}: unexpected type (shape/dtype) for the cotangent: got {got}, but "
+                    f"expected {a.dtype.name}{list(a.shape)} because the corresponding output of "
+                    f"the differentiated function had that type.")
         in_cts = ad.backward_pass(lin, list(ct_leaves) + [None] * (len(values) - n_out))
         filled = [_zero_cotangent(a) if c is None else _as_result(c) for c, a in zip(in_cts, avals)]
         return tuple(tree_util.tree_unflatten(in_tree, filled))
@@ -135,6 +147,7 @@ def _split_args(fun, args, argnums):
 @pickled_as_recipe
 def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False, reduce_axes=()):
     """f -> (x -> (f(x), ∇f(x))); see nbad.grad."""
+    check_callable(fun, "value_and_grad")
     name = _fn_name(fun)
     api = "value_and_grad"
 
@@ -180,6 +193,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
 @pickled_as_recipe
 def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False, reduce_axes=()):
     """The gradient of a scalar function with respect to argument(s) `argnums`."""
+    check_callable(fun, "grad")
     vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int, reduce_axes)
 
     @functools.wraps(fun)
@@ -192,6 +206,7 @@ def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False, redu
 
 def vjp(fun, *primals, has_aux=False, reduce_axes=()):
     """(fun(*primals), vjp_fn[, aux]) with vjp_fn(ct) -> cotangents of the primals."""
+    check_callable(fun, "vjp")
     out, vjp_fn, aux, *_ = _vjp(fun, primals, has_aux, "vjp")
     return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
@@ -206,11 +221,29 @@ def _check_tangents(name, primals, tangents):
         if np.shape(p) != np.shape(t):
             raise NbadValueError(f"jvp({name}): primal shape {np.shape(p)} and tangent shape "
                                  f"{np.shape(t)} differ; tangents must have their primal's shape.")
+        p_dtype, t_dtype = _value_dtype(p), _value_dtype(t)
+        expected = p_dtype if p_dtype.kind in "fc" else ad.FLOAT0
+        if t_dtype != expected and not (_is_weak_scalar(t) and expected.kind in "fc"):
+            raise NbadTypeError(
+                f"jvp({name}): primal and tangent arguments do not match; dtypes must be equal, or "
+                "in case of int/bool primal dtype the tangent dtype must be float0. Got primal "
+                f"dtype {p_dtype.name} and so expected tangent dtype {expected}, but got tangent "
+                f"dtype {t_dtype.name} instead.")
     return t_leaves
+
+
+def _value_dtype(x):
+    return x.aval.dtype if isinstance(x, Tracer) else _leaf_aval(x, "jvp", "").dtype
+
+
+def _is_weak_scalar(x):
+    """A Python float or complex stands for any inexact dtype, as in JAX."""
+    return type(x) in (float, complex)
 
 
 def jvp(fun, primals, tangents, has_aux=False):
     """(fun(*primals), the directional derivative along `tangents`)."""
+    check_callable(fun, "jvp")
     name = _fn_name(fun)
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise NbadTypeError(f"jvp({name}): primals and tangents must be tuples or lists, got "
@@ -231,6 +264,7 @@ def _tangents_out(lin, trees, out_avals, t_leaves):
 
 def linearize(fun, *primals):
     """(fun(*primals), f_jvp) where f_jvp(*tangents) reuses this trace and forward pass."""
+    check_callable(fun, "linearize")
     name = _fn_name(fun)
     out, _, _, out_avals, lin, trees = _vjp(fun, primals, False, "linearize")
 
@@ -264,6 +298,7 @@ def _float0_block(oa, ia):
 @pickled_as_recipe
 def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     """The Jacobian by reverse mode: vmap of the vjp over the output's basis (DESIGN §6)."""
+    check_callable(fun, "jacrev")
     name = _fn_name(fun)
 
     @functools.wraps(fun)
@@ -299,6 +334,7 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
 @pickled_as_recipe
 def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
     """The Jacobian by forward mode: vmap of the jvp over the input's basis (DESIGN §6)."""
+    check_callable(fun, "jacfwd")
     name = _fn_name(fun)
 
     @functools.wraps(fun)
@@ -332,4 +368,5 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
 @pickled_as_recipe
 def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
     """jacfwd(jacrev(fun)), as in JAX."""
+    check_callable(fun, "hessian")
     return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)

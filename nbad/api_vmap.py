@@ -24,6 +24,7 @@ import numpy as np
 from nbad import tree_util
 from nbad.core.ir import IR, Var
 from nbad.core.trace import Tracer, current_level, eval_ir, trace_to_ir
+from nbad.api import check_callable
 from nbad.errors import NbadTypeError, NbadValueError
 from nbad.numpy._core import aval_of
 from nbad.rules.map import bind_map
@@ -253,8 +254,7 @@ def _is_static(arg) -> bool:
 @pickled_as_recipe
 def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_name=None):
     """Vectorise `fun` over the axes `in_axes` of its arguments (JAX's vmap)."""
-    if not callable(fun):
-        raise NbadTypeError(f"vmap expects a callable, got {type(fun).__name__}")
+    check_callable(fun, "vmap")
     name = _fn_name(fun)
     _check_axes_spec(in_axes, "in_axes", name)
     _check_axes_spec(out_axes, "out_axes", name)

@@ -37,6 +37,10 @@ class NbadValueError(NbadError, ValueError):
     """An argument has the right type but an invalid value."""
 
 
+class NbadOverflowError(NbadError, OverflowError):
+    """A Python int that no nbad integer type holds (beyond int64)."""
+
+
 class NbadIndexError(NbadError, IndexError):
     """An index out of range or of an unsupported kind."""
 

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from nbad.core.trace import bind, bind_nullary
+from nbad.custom_derivatives import custom_jvp
 from nbad.errors import NbadValueError
 from nbad.numpy import _elementwise as _ew
 from nbad.numpy import _reductions as _red
@@ -37,12 +38,31 @@ def _inexact(x):
 
 
 # -- activations --------------------------------------------------------------
+# relu, relu6 and softplus carry JAX's derivative rules: at a kink the derivative
+# is that of the flat side (grad(relu)(0) = 0, not maximum's tie-splitting 0.5),
+# and softplus's is the logistic function, which its stable formula's pieces
+# (maximum and |x|) would give as 0 at x = 0.
+@custom_jvp
 def relu(x):
     return _ew.maximum(x, 0)
 
 
+@relu.defjvp
+def _relu_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return relu(x), _ew.where(_ew.greater(x, 0), t, 0)
+
+
+@custom_jvp
 def relu6(x):
     return _ew.minimum(_ew.maximum(x, 0), 6)
+
+
+@relu6.defjvp
+def _relu6_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    inside = _ew.logical_and(_ew.greater(x, 0), _ew.less(x, 6))
+    return relu6(x), _ew.where(inside, t, 0)
 
 
 def sigmoid(x):
@@ -51,8 +71,18 @@ def sigmoid(x):
 
 def softplus(x):
     """log(1 + exp(x)) = logaddexp(x, 0), finite for every finite x."""
-    x = _inexact(x)
+    return _softplus(_inexact(x))
+
+
+@custom_jvp
+def _softplus(x):
     return _ew.add(_ew.maximum(x, 0), _ew.log1p(_ew.exp(_ew.negative(_ew.absolute(x)))))
+
+
+@_softplus.defjvp
+def _softplus_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return _softplus(x), _ew.multiply(t, sigmoid(x))
 
 
 def log_sigmoid(x):

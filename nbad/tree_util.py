@@ -238,6 +238,13 @@ def _count_leaves(spec):
     return sum(_count_leaves(c) for c in spec[2])
 
 
+def _shape_of_spec(spec):
+    """The spec without its aux data: a hash for trees whose aux data is unhashable."""
+    if spec is None:
+        return None
+    return (spec[0], tuple(_shape_of_spec(c) for c in spec[2]))
+
+
 class PyTreeDef:
     """The structure of a pytree: hashable, comparable, and able to rebuild a tree."""
 
@@ -259,7 +266,11 @@ class PyTreeDef:
     def __hash__(self):
         h = self._hash
         if h is None:
-            h = self._hash = hash(self._spec)
+            try:
+                h = hash(self._spec)
+            except TypeError:  # unhashable aux data (a dict, as JAX allows): equality decides
+                h = hash(_shape_of_spec(self._spec))
+            self._hash = h
         return h
 
     @property

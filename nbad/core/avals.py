@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nbad.errors import NbadTypeError
+from nbad.errors import NbadOverflowError, NbadTypeError, NbadValueError
 
 SUPPORTED_DTYPES = tuple(
     np.dtype(d)
@@ -40,6 +40,15 @@ def check_dtype(dtype, what="array") -> np.dtype:
             + (". float16 is not supported by Numba: use float32." if dtype == np.float16 else ".")
         )
     return dtype
+
+
+def check_not_masked(x):
+    """Masked arrays are refused, as JAX refuses them: their mask would be lost."""
+    if type(x) is not np.ndarray and isinstance(x, np.ma.MaskedArray):
+        raise NbadValueError(
+            "NumPy masked arrays are not supported as inputs to nbad functions (their mask "
+            "would be silently ignored). Use arr.filled(fill_value) to convert one to a "
+            "standard NumPy array, or pass the mask as an array of its own.")
 
 
 class ShapedArray:
@@ -93,6 +102,7 @@ class ShapedArray:
     __str__ = str_short
 
 
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _PY_SCALAR_DTYPES = {bool: np.dtype(bool), int: np.dtype(np.int64), float: np.dtype(np.float64),
                      complex: np.dtype(np.complex128)}
 
@@ -101,8 +111,13 @@ def aval_of_value(x) -> ShapedArray:
     """The aval of a concrete input (array, NumPy scalar or Python scalar)."""
     t = type(x)
     if t in _PY_SCALAR_DTYPES:
+        if t is int and not _INT64_MIN <= x <= _INT64_MAX:
+            raise NbadOverflowError(
+                f"Python int {x} is too large to convert to int64, nbad's type for Python ints. "
+                "Pass a float (e.g. 1e21) or a NumPy array of an explicit dtype instead.")
         return ShapedArray((), _PY_SCALAR_DTYPES[t], weak_type=True)
     if isinstance(x, (np.ndarray, np.generic)):
+        check_not_masked(x)
         return ShapedArray(x.shape, check_dtype(x.dtype))
     raise NbadTypeError(
         f"nbad cannot use a value of type {t.__name__} as an array: expected a NumPy array, "

@@ -160,7 +160,7 @@ class IRTrace(Trace):
             var = Var(aval.strip_weak() if not isinstance(x, Tracer) else aval)
             self._const_ids[id(x)] = var
             self.constvars.append(var)
-            self.consts.append(x)
+            self.consts.append(_snapshot(x))
         return var
 
     def _value_of(self, x):
@@ -193,6 +193,17 @@ class IRTrace(Trace):
         out_atoms = [self.instantiate(o) for o in outputs]
         return IR([t._var for t in inputs], self.equations, out_atoms,
                   self.constvars, self.consts, name=name)
+
+
+def _snapshot(x):
+    """A captured NumPy array as it is now: the program keeps the values seen at
+    trace time, as JAX does, so writing to a global array later cannot change
+    what a compiled function computes (nbad Arrays are immutable already)."""
+    from nbad.core.array import Array
+
+    if isinstance(x, np.ndarray) and type(x) is not Array:
+        return np.array(x)
+    return x
 
 
 def _as_array(value, aval: ShapedArray):

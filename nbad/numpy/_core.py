@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nbad.core.avals import ShapedArray, aval_of_value, check_dtype, result_dtype
-from nbad.core.trace import Tracer, bind
+from nbad.core.avals import ShapedArray, aval_of_value, check_dtype, check_not_masked, result_dtype
+from nbad.core.trace import Tracer, bind, wrap_eager
 from nbad.errors import NbadTypeError, ShapeError
 from nbad.rules.elementwise import convert_element_type_p
 from nbad.rules.shape import broadcast_in_dim_p
@@ -22,6 +22,7 @@ def as_operand(x):
     """Tracers, NumPy arrays and Python scalars pass; lists/tuples become arrays."""
     if isinstance(x, (Tracer, np.ndarray, np.generic)) or type(x) in _SCALAR_TYPES:
         if isinstance(x, np.ndarray):
+            check_not_masked(x)
             check_dtype(x.dtype)
         return x
     if isinstance(x, (list, tuple)):
@@ -56,6 +57,8 @@ def convert(x, dtype):
         return bind(convert_element_type_p, x, new_dtype=dtype)
     if type(x) in _SCALAR_TYPES:
         return np.asarray(x, dtype=dtype)[()]  # a typed scalar: becomes a Literal
+    if isinstance(x, np.ndarray):  # an eager result stays an immutable nbad Array
+        return x if x.dtype == dtype else wrap_eager(x.astype(dtype))
     x = np.asarray(x)
     return x if x.dtype == dtype else x.astype(dtype)
 

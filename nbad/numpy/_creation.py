@@ -15,7 +15,8 @@ import operator
 
 import numpy as np
 
-from nbad.core.avals import ShapedArray, check_dtype, result_dtype
+from nbad.core.avals import ShapedArray, aval_of_value, check_dtype, check_not_masked, result_dtype
+from nbad.core.array import Array
 from nbad.core.trace import Tracer, bind, bind_nullary, wrap_eager
 from nbad.errors import (
     ConcretizationError,
@@ -148,8 +149,13 @@ def array(object, dtype=None, copy=True, order="K", ndmin=0):
     elif isinstance(object, (list, tuple)) and _contains_tracer(object):
         out = _stack_traced(object, dtype or _weak_promoted_dtype(object))
     else:
+        check_not_masked(object)
+        if type(object) is int:
+            aval_of_value(object)  # an int beyond int64 raises OverflowError, as in JAX
         if isinstance(object, (list, tuple)) and dtype is None:
             dtype = _weak_promoted_dtype(object)
+        if copy is None and type(object) is not Array:
+            copy = True  # an Array over a caller's mutable buffer would not stay immutable
         value = np.array(object, dtype=dtype, copy=copy)
         check_dtype(value.dtype)
         out = wrap_eager(value)

@@ -337,13 +337,24 @@ def clip(a, a_min=None, a_max=None, /, *, min=None, max=None):
     return out if hi is None else minimum(out, hi)
 
 
+def _where_one_argument_message(x, y) -> str:
+    import nbad.numpy as jnp
+
+    if x is not None or y is not None:
+        return "nbad.numpy.where: give both x and y, or neither: where(condition, x, y)."
+    # The porting work may add nonzero; the message follows what exists.
+    nonzero = ("nbad.numpy.nonzero(condition) outside jit (under jit with a static size=)"
+               if hasattr(jnp, "nonzero") else
+               "numpy.nonzero(numpy.asarray(condition)) outside jit (nbad.numpy has no nonzero)")
+    return ("nbad.numpy.where(condition) with one argument returns the indices where condition "
+            "is true, an array whose shape depends on the data, which nbad does not support. "
+            f"Use where(condition, x, y) to select values, or {nonzero}.")
+
+
 def where(condition, x=None, y=None, /):
     """x where condition is true, else y; all three broadcast, x and y promote."""
     if x is None or y is None:
-        raise NbadValueError(
-            "nbad.numpy.where needs three arguments, where(condition, x, y): the one-argument "
-            "form returns an array whose shape depends on the data; use nonzero outside jit."
-        )
+        raise NbadValueError(_where_one_argument_message(x, y))
     condition, x, y = as_operand(condition), as_operand(x), as_operand(y)
     dtype = _promoted(x, y)
     shape = broadcast_shapes("where", shape_of(condition), shape_of(x), shape_of(y))

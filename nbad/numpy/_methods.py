@@ -7,15 +7,17 @@ module free of import-order constraints between the nbad.numpy modules.
 
 nbad.core.array.Array is an ndarray subclass: NumPy already gives it these
 operators and methods (and `.at` is defined there), so nothing is installed
-on it. `Tracer.__array_ufunc__ = None` makes NumPy defer to the tracer, so
-`numpy_array + tracer` calls `Tracer.__radd__` instead of failing in
-np.asarray(tracer).
+on it. NumPy hands ufuncs with a tracer operand to `Tracer.__array_ufunc__`:
+the ufuncs behind operators (`numpy_array + tracer` calls np.add) run as the
+nbad.numpy function of the same name, as the tracer's own `__radd__` would;
+any other (`np.sin(tracer)`) raises, pointing to nbad.numpy, as JAX does.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from nbad.core.trace import Tracer
+from nbad.errors import TracerArrayConversionError
 from nbad.numpy import _core
 
 
@@ -122,6 +124,33 @@ def _getitem(self, index):
     return getitem(self, index)
 
 
+# The ufuncs NumPy's operators call, by name (all nbad.numpy functions).
+_OPERATOR_UFUNCS = frozenset({
+    "add", "subtract", "multiply", "true_divide", "divide", "floor_divide", "remainder", "power",
+    "matmul", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "bitwise_and",
+    "bitwise_or", "bitwise_xor", "left_shift", "right_shift", "negative", "positive", "absolute",
+    "invert"})
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    name = ufunc.__name__
+    if method == "__call__" and not kwargs and name in _OPERATOR_UFUNCS:
+        return _jnp(name)(*inputs)
+    import nbad.numpy as jnp
+
+    call = f"numpy.{name}" if method == "__call__" else f"numpy.{name}.{method}"
+    fix = (f"Use nbad.numpy.{name} instead (import nbad.numpy as jnp; jnp.{name}(...))"
+           if hasattr(jnp, name) and method == "__call__" else
+           "Use the nbad.numpy function of the same meaning (import nbad.numpy as jnp)")
+    if "out" in kwargs:
+        fix = ("A NumPy array cannot hold a traced result (out=, or `a += v` on a NumPy array a): "
+               "write `a = a + v`, a new array, instead")
+    raise TracerArrayConversionError(
+        f"{call} was called on a traced array with shape/dtype {self.aval.str_short()} "
+        f"({self._trace.name}). NumPy functions cannot compute with values that only exist while "
+        f"nbad traces a function. {fix}.")
+
+
 def _install():
     for dunder, name in _BINARY.items():
         setattr(Tracer, f"__{dunder}__", _binary(name))
@@ -135,7 +164,7 @@ def _install():
     Tracer.__divmod__ = _divmod
     Tracer.__rdivmod__ = _rdivmod
     Tracer.__getitem__ = _getitem
-    Tracer.__array_ufunc__ = None
+    Tracer.__array_ufunc__ = _array_ufunc
     Tracer.reshape = _reshape
     Tracer.transpose = _transpose
     Tracer.astype = _astype

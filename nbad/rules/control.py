@@ -24,20 +24,21 @@ defvectorized(stop_gradient_p)
 # impl and inlined before compilation) plus the user's rule; the transformations
 # see one equation and use the rule instead of differentiating the body.
 
+# A call has a list of results whatever the function returns (one array, a tuple,
+# a dict: `out_tree` rebuilds it), so every rule sees lists.
 def _call_abstract_eval(*avals, ir, **params):
-    return [v.aval for v in ir.outputs] if len(ir.outputs) != 1 else ir.outputs[0].aval
+    return [v.aval for v in ir.outputs]
 
 
 def _call_impl(*args, ir, **params):
     from nbad.core.trace import eager, eval_ir
 
     with eager():  # an impl computes values, whatever traces are open
-        outs = eval_ir(ir, args)
-    return outs if len(ir.outputs) != 1 else outs[0]
+        return eval_ir(ir, args)
 
 
 def _define_call(name):
-    prim = Primitive(name, kind="call")
+    prim = Primitive(name, kind="call", multiple_results=True)
     prim.abstract_eval = _call_abstract_eval
     prim.impl = _call_impl
     return prim
@@ -55,8 +56,7 @@ def _call_vmap(size, args, batched, *, ir, **params):
     from nbad.transforms.vmap import batch_ir
 
     outs, flags = batch_ir(ir, size, args, batched)
-    outs = [o if b else broadcast_batch(o, size) for o, b in zip(outs, flags)]
-    return outs if len(ir.outputs) != 1 else outs[0]
+    return [o if b else broadcast_batch(o, size) for o, b in zip(outs, flags)]
 
 
 custom_jvp_call_p.vmap = _call_vmap

@@ -158,12 +158,14 @@ acosh_p = _unary("acosh", np.arccosh)
 
 
 def _acosh_partials(out, x):
-    """1/sqrt((x - 1)(x + 1)): no cancellation near x = 1 as in x² - 1; for complex x,
+    """1/sqrt((|x| - 1)(|x| + 1)): no cancellation near |x| = 1 as in x² - 1, and
+    +inf at x = -1 as in JAX ((x - 1)(x + 1) is -0 there); for complex x,
     1/(sqrt(x - 1) sqrt(x + 1)), the derivative of NumPy's principal branch."""
     if aval_of(x).dtype.kind == "c":
         roots = jnp.multiply(jnp.sqrt(jnp.subtract(x, 1)), jnp.sqrt(jnp.add(x, 1)))
         return [jnp.reciprocal(roots)]
-    return [jnp.reciprocal(jnp.sqrt(jnp.multiply(jnp.subtract(x, 1), jnp.add(x, 1))))]
+    magnitude = jnp.absolute(x)
+    return [jnp.reciprocal(jnp.sqrt(jnp.multiply(jnp.subtract(magnitude, 1), jnp.add(magnitude, 1))))]
 
 
 defderiv(acosh_p, _acosh_partials)

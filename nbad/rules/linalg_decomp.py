@@ -31,7 +31,10 @@ these primitives), so they trace like any other code:
 
     solve:    dx = solve(A, db - dA x);  ct_b = solve(A^T, ct), ct_A = -ct_b x^T
     inv:      dX = -X dA X;              ct_A = -X^T ct X^T
-    det:      dd = d tr(A^-1 dA);        ct_A = ct d A^-T
+    det:      dd = tr(adj(A) dA);        ct_A = ct cofactor(A)
+    cofactor: C = adj(A)^T, det(A) A^-T where A is invertible, from the SVD
+              so a singular A has its true cofactors (JAX's grad(det)), not NaN;
+              dC = C tr(A^-1 dA) - C dA^T A^-T (at an invertible A)
     slogdet:  dlogabs = Re tr(A^-1 dA);  ct_A = ct_logabs A^-T (+ the sign's
               phase term for complex matrices)
     cholesky: dL = L phi(L^-1 S L^-H), S = sym(dA), phi = lower triangle with
@@ -51,6 +54,7 @@ from nbad.errors import NbadTypeError, ShapeError
 solve_p = Primitive("solve", kind="library")
 inv_p = Primitive("inv", kind="library")
 det_p = Primitive("det", kind="library")
+cofactor_p = Primitive("cofactor", kind="library")
 slogdet_p = Primitive("slogdet", kind="library", multiple_results=True)
 cholesky_p = Primitive("cholesky", kind="library")
 eigh_p = Primitive("eigh", kind="library", multiple_results=True)
@@ -107,6 +111,11 @@ def _inv_abstract_eval(a):
 def _det_abstract_eval(a):
     _check_square("det", a)
     return ShapedArray(a.shape[:-2], a.dtype)
+
+
+def _cofactor_abstract_eval(a):
+    _check_square("cofactor", a)
+    return ShapedArray(a.shape, a.dtype)
 
 
 def _slogdet_abstract_eval(a):
@@ -169,6 +178,22 @@ def _det_impl(a):
     return np.asarray(np.linalg.det(a), dtype=a.dtype)
 
 
+def _cofactor_impl(a):
+    """adj(A)^T from A = U S Vh: adj(A) = det(U) det(Vh) Vh^H adj(S) U^H, where
+    adj(S) holds the products of all singular values but one (no division, so
+    exact for singular matrices)."""
+    a = np.asarray(a)
+    n = a.shape[-1]
+    if n == 0:
+        return np.empty(a.shape, a.dtype)
+    u, s, vh = np.linalg.svd(a)
+    others = np.where(np.eye(n, dtype=bool), 1, s[..., None, :])
+    adj_s = np.prod(others, axis=-1)
+    phase = np.linalg.det(u) * np.linalg.det(vh)
+    out = (np.conj(u) * adj_s[..., None, :]) @ np.conj(vh) * phase[..., None, None]
+    return out.astype(a.dtype, copy=False)
+
+
 def _slogdet_impl(a):
     a = np.asarray(a)
     sign, logabs = np.linalg.slogdet(a)
@@ -197,6 +222,7 @@ def _eigh_impl(a):
 for _p, _ae, _impl in ((solve_p, _solve_abstract_eval, _solve_impl),
                        (inv_p, _inv_abstract_eval, _inv_impl),
                        (det_p, _det_abstract_eval, _det_impl),
+                       (cofactor_p, _cofactor_abstract_eval, _cofactor_impl),
                        (slogdet_p, _slogdet_abstract_eval, _slogdet_impl),
                        (cholesky_p, _cholesky_abstract_eval, _cholesky_impl),
                        (eigh_p, _eigh_abstract_eval, _eigh_impl)):
@@ -301,14 +327,33 @@ def _det_jvp(primals, tangents, outs, **params):
     t, = tangents
     if t is None:
         return None
-    return outs * _tr_inv_dot(_mT(inv_p.bind(a)), t)
+    return _jnp().sum(cofactor_p.bind(a) * t, axis=(-2, -1))
 
 
 def _det_vjp(ct, primals, outs, **params):
     a, = primals
     if ct is None:
         return [None]
-    return [_expand2(ct * outs) * _mT(inv_p.bind(a))]
+    return [_expand2(ct) * cofactor_p.bind(a)]
+
+
+def _cofactor_jvp(primals, tangents, outs, **params):
+    a, = primals
+    t, = tangents
+    if t is None:
+        return None
+    a_inv_T = _mT(inv_p.bind(a))
+    return _expand2(_tr_inv_dot(a_inv_T, t)) * outs - _mm(_mm(outs, _mT(t)), a_inv_T)
+
+
+def _cofactor_vjp(ct, primals, outs, **params):
+    """The transpose of the jvp: ct -> sum(ct C) A^-T - A^-T ct^T C."""
+    a, = primals
+    if ct is None:
+        return [None]
+    a_inv_T = _mT(inv_p.bind(a))
+    return [_expand2(_jnp().sum(ct * outs, axis=(-2, -1))) * a_inv_T
+            - _mm(_mm(a_inv_T, _mT(ct)), outs)]
 
 
 def _slogdet_jvp(primals, tangents, outs, **params):
@@ -416,6 +461,7 @@ def _eigh_vjp(ct, primals, outs, **params):
 for _p, _jvp, _vjp in ((solve_p, _solve_jvp, _solve_vjp),
                        (inv_p, _inv_jvp, _inv_vjp),
                        (det_p, _det_jvp, _det_vjp),
+                       (cofactor_p, _cofactor_jvp, _cofactor_vjp),
                        (slogdet_p, _slogdet_jvp, _slogdet_vjp),
                        (cholesky_p, _cholesky_jvp, _cholesky_vjp),
                        (eigh_p, _eigh_jvp, _eigh_vjp)):
@@ -455,6 +501,6 @@ def _solve_vmap(size, args, batched, **params):
 
 
 solve_p.vmap = _solve_vmap
-for _p in (inv_p, det_p, slogdet_p, cholesky_p, eigh_p):
+for _p in (inv_p, det_p, cofactor_p, slogdet_p, cholesky_p, eigh_p):
     _p.vmap = _unary_vmap(_p)
 del _p

@@ -41,8 +41,27 @@ def expit(x):
 
 
 def logit(p):
-    p = _inexact(p)
+    return _logit(_inexact(p))
+
+
+def _logit_formula(p):
     return _ew.log(_ew.divide(p, _ew.subtract(1, p)))
+
+
+def _logit_jvp(primals, tangents):
+    """JAX's rule t / (p (1 - p)): +inf at 0 and 1, where the quotient's pieces give NaN."""
+    (p,), (t,) = primals, tangents
+    return _logit(p), _ew.divide(t, _ew.multiply(p, _ew.subtract(1, p)))
+
+
+def _xlogx_formula(x):
+    return _safe_log_product(x, x, _ew.log)
+
+
+def _xlogx_jvp(primals, tangents):
+    """d(x log x) = (log x + 1) dx: -inf at 0, as JAX's (xlogy's y-term is 0/0 there)."""
+    (x,), (t,) = primals, tangents
+    return _xlogx(x), _ew.multiply(t, _ew.add(_ew.log(x), 1))
 
 
 def _safe_log_product(x, y, log_fn):
@@ -87,7 +106,19 @@ xlog1py = _log_product_with_rule(_ew.log1p, lambda v: _ew.reciprocal(_ew.add(v, 
 def entr(x):
     """-x log x for x > 0, 0 at 0, -inf for x < 0 (NaN stays NaN)."""
     x = _inexact(x)
-    return _ew.where(_ew.less(x, 0), -np.inf, _ew.negative(xlogy(x, x)))
+    return _ew.where(_ew.less(x, 0), -np.inf, _ew.negative(_xlogx(x)))
+
+
+def _with_rule(formula, rule):
+    from nbad.custom_derivatives import custom_jvp
+
+    fn = custom_jvp(formula)
+    fn.defjvp(rule)
+    return fn
+
+
+_logit = _with_rule(_logit_formula, _logit_jvp)
+_xlogx = _with_rule(_xlogx_formula, _xlogx_jvp)
 
 
 def _drop_axes(x, axis, ndim):
