@@ -1,2 +1,3 @@
 """nbad.scipy: the parts of jax.scipy that nbad provides."""
 from nbad.scipy import special  # noqa: F401
+from nbad.scipy import stats  # noqa: F401
