@@ -20,6 +20,7 @@ MODULES = [
     ("nbad.numpy.linalg", None),
     ("nbad.nn", None),
     ("nbad.scipy.special", None),
+    ("nbad.scipy.linalg", None),
     ("nbad.scipy.stats", None),
     ("nbad.tree", None),
     ("nbad.tree_util", None),
