@@ -10,6 +10,7 @@ from nbad.config import config
 from nbad.core.array import Array
 from nbad import errors
 from nbad import tree_util
+from nbad import tree
 from nbad.tree_util import tree_map, tree_flatten, tree_unflatten, tree_leaves, tree_structure
 from nbad import numpy
 from nbad import nn
@@ -21,6 +22,7 @@ from nbad.api_ad import grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacre
 from nbad.api_vmap import vmap
 
 jacobian = jacrev  # JAX's alias
+make_jaxpr = make_ir  # JAX's name: the printable IR of f at these arguments
 
 __version__ = "0.1.0"
 
@@ -35,7 +37,8 @@ def block_until_ready(x):
     return x
 
 
-__all__ = ["jit", "make_ir", "eval_shape", "ShapeDtypeStruct", "vmap", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "jacobian",
+__all__ = ["jit", "make_ir", "make_jaxpr", "eval_shape", "ShapeDtypeStruct", "tree", "vmap", "grad", "value_and_grad",
+           "vjp", "jvp", "linearize", "jacfwd", "jacrev", "jacobian",
            "hessian", "config", "Array", "errors", "tree_util", "tree_map", "tree_flatten",
            "tree_unflatten", "tree_leaves", "tree_structure", "numpy", "nn", "scipy", "lax", "custom_jvp", "custom_vjp", "device_get",
            "block_until_ready"]

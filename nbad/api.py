@@ -139,8 +139,7 @@ class JitFunction:
         functools.update_wrapper(self, fun)
         self._fun = fun
         self._options = dict(static_argnums=static_argnums, static_argnames=static_argnames,
-                             donate_argnums=donate_argnums, donate_argnames=donate_argnames,
-                             inline=inline)
+                             donate_argnums=donate_argnums, donate_argnames=donate_argnames, **options)
         self._name = getattr(fun, "__name__", "fn")
         sig = _Signature(fun)
         nums = _normalize_argnums(static_argnums, len(sig.params), self._name)

@@ -21,7 +21,7 @@ import functools
 
 __all__ = [
     "PyTreeDef", "tree_flatten", "tree_unflatten", "tree_leaves", "tree_structure",
-    "tree_map", "tree_all", "tree_reduce", "register_pytree_node",
+    "tree_map", "tree_all", "tree_reduce", "tree_transpose", "register_pytree_node",
     "register_pytree_node_class", "treedef_is_leaf", "all_leaves",
 ]
 
@@ -419,6 +419,16 @@ def tree_reduce(function, tree, initializer=_MISSING, is_leaf=None):
     return functools.reduce(function, tree_leaves(tree, is_leaf), initializer)
 
 
+def tree_transpose(outer_treedef, inner_treedef, pytree_to_transpose):
+    """An outer tree of inner trees as an inner tree of outer trees (inner_treedef None:
+    the structure of the first inner tree)."""
+    inners = outer_treedef.flatten_up_to(pytree_to_transpose)
+    if inner_treedef is None:
+        inner_treedef = tree_structure(inners[0])
+    columns = zip(*[inner_treedef.flatten_up_to(inner) for inner in inners])
+    return inner_treedef.unflatten([outer_treedef.unflatten(list(c)) for c in columns])
+
+
 def treedef_is_leaf(treedef):
     return treedef._spec is None
 
@@ -428,3 +438,12 @@ def all_leaves(iterable, is_leaf=None):
     if is_leaf is None:
         return all(_kind_of(type(x)) == _LEAF for x in iterable)
     return all(is_leaf(x) or _kind_of(type(x)) == _LEAF for x in iterable)
+
+
+# Key paths (JAX's *_with_path functions and key types) live in their own module.
+from nbad._tree_paths import (  # noqa: E402
+    DictKey, FlattenedIndexKey, GetAttrKey, SequenceKey, keystr, tree_flatten_with_path,
+    tree_leaves_with_path, tree_map_with_path)
+
+__all__ += ["DictKey", "FlattenedIndexKey", "GetAttrKey", "SequenceKey", "keystr",
+            "tree_flatten_with_path", "tree_leaves_with_path", "tree_map_with_path"]

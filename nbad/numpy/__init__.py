@@ -11,3 +11,6 @@ from nbad.numpy._indexing import *  # noqa: F401,F403
 from nbad.numpy._linalg import *  # noqa: F401,F403
 from nbad.numpy import linalg  # noqa: F401
 from nbad.numpy import _methods  # noqa: F401  (installs operators on Tracer and Array)
+from nbad.numpy._numeric import *  # noqa: F401,F403,E402
+from nbad.numpy._setops import *  # noqa: F401,F403,E402
+from nbad.numpy._types import ndarray  # noqa: F401,E402

@@ -378,7 +378,27 @@ def pad(array, pad_width, mode="constant", **kwargs):
         for ax, (lo, hi) in enumerate(widths):
             array = _pad_axis_from_slices(array, ax, lo, hi, mode)
         return unchanged(array)
-    raise NbadValueError(f"pad: mode={mode!r} is not supported; use 'constant', 'edge' or 'wrap'")
+    if mode in ("reflect", "symmetric"):
+        if kwargs.get("reflect_type", "even") != "even":
+            raise NbadValueError("pad: only reflect_type='even' is supported by nbad")
+        for ax, (lo, hi) in enumerate(widths):
+            array = _pad_axis_by_index(array, ax, lo, hi, mode)
+        return unchanged(array)
+    raise NbadValueError(f"pad: mode={mode!r} is not supported; use 'constant', 'edge', 'wrap', "
+                         "'reflect' or 'symmetric'")
+
+
+def _pad_axis_by_index(x, axis, lo, hi, mode):
+    """Padding that repeats elements of x: a gather of the positions NumPy's pad
+    gives an arange (repeated reflections included)."""
+    from nbad.numpy._indexing import take
+
+    n = shape_of(x)[axis]
+    if not lo and not hi:
+        return x
+    if n == 0:
+        raise NbadValueError(f"pad: cannot pad an empty axis {axis} with mode={mode!r}")
+    return take(x, np.pad(np.arange(n), (lo, hi), mode=mode), axis=axis)
 
 
 def _pad_axis_from_slices(x, axis, lo, hi, mode):

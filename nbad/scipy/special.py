@@ -1,11 +1,18 @@
-"""nbad.scipy.special (jax.scipy.special): erf, erfc, expit, logit,
-logsumexp, xlogy, xlog1py, entr.
+"""nbad.scipy.special (jax.scipy.special): erf, erfc, erfinv, expit, logit,
+logsumexp, xlogy, xlog1py, entr, gammaln, digamma, polygamma, betaln,
+multigammaln, gammainc, gammaincc, ndtr, ndtri, log_ndtr.
+
+gammaln, digamma, polygamma, erfc, erfinv, ndtri, log_ndtr and
+gammainc/gammaincc are primitives computed by scipy.special
+(nbad/rules/special.py); the others are compositions.
 
 Integer inputs compute in float64, as scipy.special does. The formulations
 are the numerically stable ones: logsumexp shifts by the maximum, and xlogy
 keeps log(y) away from the x == 0 branch so its derivative is finite there.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -14,9 +21,12 @@ from nbad.numpy import _elementwise as _ew
 from nbad.numpy import _reductions as _red
 from nbad.numpy._core import as_operand, convert, elementwise_call, promote_dtypes, shape_of
 from nbad.rules import elementwise as ew_rules
+from nbad.rules import special as special_rules
 from nbad.rules.shape import reshape_p
 
-__all__ = ["erf", "erfc", "expit", "logit", "logsumexp", "xlogy", "xlog1py", "entr"]
+__all__ = ["erf", "erfc", "erfinv", "expit", "logit", "logsumexp", "xlogy", "xlog1py", "entr",
+           "gammaln", "digamma", "polygamma", "betaln", "multigammaln", "gammainc", "gammaincc",
+           "ndtr", "ndtri", "log_ndtr"]
 
 
 def _inexact(x):
@@ -30,9 +40,70 @@ def erf(x):
 
 
 def erfc(x):
-    """1 - erf(x): exact to a few ulp for x < 1, but only absolutely accurate
-    (about 1e-16) in the far right tail, where erfc itself is tiny."""
-    return _ew.subtract(1, erf(x))
+    """1 - erf(x), accurate in the right tail where it is tiny (scipy.special.erfc)."""
+    return elementwise_call(special_rules.erfc_p, "erfc", x, to_inexact=True)
+
+
+def erfinv(x):
+    return elementwise_call(special_rules.erfinv_p, "erfinv", x, to_inexact=True)
+
+
+def gammaln(x):
+    """log|Gamma(x)|."""
+    return elementwise_call(special_rules.lgamma_p, "gammaln", x, to_inexact=True)
+
+
+def digamma(x):
+    return elementwise_call(special_rules.digamma_p, "digamma", x, to_inexact=True)
+
+
+def polygamma(n, x):
+    """The n-th derivative of digamma (n a non-negative integer; NaN otherwise)."""
+    return elementwise_call(special_rules.polygamma_p, "polygamma", n, x, to_inexact=True)
+
+
+def betaln(a, b):
+    """log|B(a, b)| = gammaln(a) + gammaln(b) - gammaln(a + b)."""
+    a, b = _inexact(a), _inexact(b)
+    return _ew.subtract(_ew.add(gammaln(a), gammaln(b)), gammaln(_ew.add(a, b)))
+
+
+def multigammaln(a, d):
+    """The log of the multivariate gamma function of dimension d (a static int)."""
+    from nbad.numpy._creation import arange
+    from nbad.numpy._shape import expand_dims
+
+    d = int(d)
+    a = _inexact(a)
+    offsets = _ew.divide(arange(d, dtype=np.float64), 2.0)
+    shifted = _ew.subtract(expand_dims(a, -1), offsets)
+    return _ew.add(_red.sum(gammaln(shifted), axis=-1), d * (d - 1) / 4 * np.log(np.pi))
+
+
+def gammainc(a, x):
+    """The regularised lower incomplete gamma function P(a, x)."""
+    return elementwise_call(special_rules.igamma_p, "gammainc", a, x, to_inexact=True)
+
+
+def gammaincc(a, x):
+    """The regularised upper incomplete gamma function Q(a, x) = 1 - P(a, x)."""
+    return elementwise_call(special_rules.igammac_p, "gammaincc", a, x, to_inexact=True)
+
+
+def ndtr(x):
+    """The standard normal CDF, erfc(-x / sqrt(2)) / 2 (accurate in the left tail)."""
+    x = _inexact(x)
+    return _ew.multiply(0.5, erfc(_ew.multiply(x, -1 / math.sqrt(2))))
+
+
+def ndtri(p):
+    """The inverse of ndtr."""
+    return elementwise_call(special_rules.ndtri_p, "ndtri", p, to_inexact=True)
+
+
+def log_ndtr(x):
+    """log(ndtr(x)), accurate in both tails."""
+    return elementwise_call(special_rules.log_ndtr_p, "log_ndtr", x, to_inexact=True)
 
 
 def expit(x):
