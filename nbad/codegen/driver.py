@@ -645,7 +645,18 @@ def _library_impl(eq, num_threads):
     split = _split_matmul_operands(eq, num_threads)
     if split is not None:
         return _split_matmul(*split, eq.outputs[0].aval.dtype)
-    return _plain_dot(eq) or functools.partial(eq.primitive.impl, **eq.params)
+    impl = _plain_dot(eq) or functools.partial(eq.primitive.impl, **eq.params)
+    if any(v.aval.ndim == 0 for v in eq.outputs):
+        return _zero_d_as_arrays(impl, eq.primitive.multiple_results)
+    return impl
+
+
+def _zero_d_as_arrays(impl, multiple_results):
+    """NumPy gives 0-d results as scalars (x[i], np.dot of vectors); the kernels
+    that read them index them with [()], which only arrays support."""
+    if multiple_results:
+        return lambda *args: tuple(np.asarray(o) for o in impl(*args))
+    return lambda *args: np.asarray(impl(*args))
 
 
 def _view_source(eq, x: str) -> str | None:
