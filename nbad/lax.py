@@ -8,6 +8,9 @@ Python control flow must depend only on static values for now.
 """
 from __future__ import annotations
 
+from nbad._lax_slicing import (dynamic_index_in_dim, dynamic_slice, dynamic_slice_in_dim,  # noqa: F401
+                               dynamic_update_index_in_dim, dynamic_update_slice,
+                               dynamic_update_slice_in_dim)
 from nbad.core.trace import bind
 from nbad.numpy._core import as_operand
 from nbad.rules.control import stop_gradient_p
