@@ -16,7 +16,7 @@ MODULES = [
               "custom_jvp custom_vjp device_get block_until_ready").split()),
     ("nbad.lax", ["map", "stop_gradient", "dynamic_slice", "dynamic_update_slice",
                   "dynamic_index_in_dim", "dynamic_update_index_in_dim", "dynamic_slice_in_dim",
-                  "dynamic_update_slice_in_dim"]),
+                  "dynamic_update_slice_in_dim", "cond", "switch", "select"]),
     ("nbad.test_util", ["check_batching", "check_grads", "check_rule"]),
     ("nbad.numpy", None),
     ("nbad.numpy.linalg", None),

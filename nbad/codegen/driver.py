@@ -22,10 +22,12 @@ import numpy as np
 from nbad.codegen import dataflow, threads
 from nbad.codegen.cpu import IndentedBuffer, KernelSource, _prod, compiled_kernel
 from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep, step_inputs, step_outputs
+from nbad.codegen.branches import compile_cond
 from nbad.codegen.loops import compile_loop
 from nbad.core.array import Array
 from nbad.core.ir import Literal, Var
 from nbad.errors import NbadCompileError
+from nbad.rules.cond import cond_p
 from nbad.rules.linalg import _as_cols, _as_rows
 from nbad.rules.loop import loop_p
 from nbad.rules.shape import RESHAPE_LIKE, transpose_p
@@ -639,9 +641,14 @@ def _writes_into_buffer(eq) -> bool:
     return _plain_dot(eq) is not None and eq.outputs[0].aval.ndim >= 1
 
 
+# Library steps that hold sub-programs, and how each is compiled into a callable.
+SUB_PROGRAM_COMPILERS = {loop_p: compile_loop, cond_p: compile_cond}
+
+
 def _library_impl(eq, num_threads):
-    if eq.primitive is loop_p:
-        return compile_loop(eq, num_threads)
+    compiler = SUB_PROGRAM_COMPILERS.get(eq.primitive)
+    if compiler is not None:
+        return compiler(eq, num_threads)
     split = _split_matmul_operands(eq, num_threads)
     if split is not None:
         return _split_matmul(*split, eq.outputs[0].aval.dtype)
