@@ -43,7 +43,7 @@ class Array(np.ndarray):
 
     @property
     def at(self):
-        from nbad.numpy._indexing import IndexUpdateHelper
+        from nbad.numpy._at import IndexUpdateHelper
 
         return IndexUpdateHelper(self)
 
