@@ -3,11 +3,15 @@
 map(f, xs) is vmap(f)(xs): nbad batches by loop insertion, so the sequential
 and the vectorised map are one mechanism.
 
-Control flow (cond, fori_loop, scan, while_loop) is not built yet: under jit,
-Python control flow must depend only on static values for now.
+cond and switch run one branch (compiled as a real branch: only the chosen
+branch's code runs); select is elementwise.
 """
 from __future__ import annotations
 
+from nbad._lax_control import cond, select, switch  # noqa: F401
+from nbad._lax_slicing import (dynamic_index_in_dim, dynamic_slice, dynamic_slice_in_dim,  # noqa: F401
+                               dynamic_update_index_in_dim, dynamic_update_slice,
+                               dynamic_update_slice_in_dim)
 from nbad.core.trace import bind
 from nbad.numpy._core import as_operand
 from nbad.rules.control import stop_gradient_p

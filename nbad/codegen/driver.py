@@ -20,10 +20,12 @@ import numpy as np
 from nbad.codegen import dataflow, recycle, threads
 from nbad.codegen.cpu import IndentedBuffer, KernelSource, _prod, compiled_kernel
 from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep, step_inputs, step_outputs
+from nbad.codegen.branches import compile_cond
 from nbad.codegen.loops import compile_loop
 from nbad.core.array import Array
 from nbad.core.ir import Literal, Var
 from nbad.errors import NbadCompileError
+from nbad.rules.cond import cond_p
 from nbad.rules.linalg import _as_cols, _as_rows
 from nbad.rules.loop import loop_p
 from nbad.rules.shape import RESHAPE_LIKE, transpose_p
@@ -611,13 +613,29 @@ def _writes_into_buffer(eq) -> bool:
     return _plain_dot(eq) is not None and eq.outputs[0].aval.ndim >= 1
 
 
+# Library steps that hold sub-programs, and how each is compiled into a callable.
+SUB_PROGRAM_COMPILERS = {loop_p: compile_loop, cond_p: compile_cond}
+
+
 def _library_impl(eq, num_threads):
-    if eq.primitive is loop_p:
-        return compile_loop(eq, num_threads)
+    compiler = SUB_PROGRAM_COMPILERS.get(eq.primitive)
+    if compiler is not None:
+        return compiler(eq, num_threads)
     split = _split_matmul_operands(eq, num_threads)
     if split is not None:
         return _split_matmul(*split, eq.outputs[0].aval.dtype)
-    return _plain_dot(eq) or functools.partial(eq.primitive.impl, **eq.params)
+    impl = _plain_dot(eq) or functools.partial(eq.primitive.impl, **eq.params)
+    if any(v.aval.ndim == 0 for v in eq.outputs):
+        return _zero_d_as_arrays(impl, eq.primitive.multiple_results)
+    return impl
+
+
+def _zero_d_as_arrays(impl, multiple_results):
+    """NumPy gives 0-d results as scalars (x[i], np.dot of vectors); the kernels
+    that read them index them with [()], which only arrays support."""
+    if multiple_results:
+        return lambda *args: tuple(np.asarray(o) for o in impl(*args))
+    return lambda *args: np.asarray(impl(*args))
 
 
 def _view_source(eq, x: str) -> str | None:

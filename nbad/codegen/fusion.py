@@ -6,7 +6,7 @@ One greedy pass over the equations in order (DESIGN §7):
   shape: a chain becomes one loop nest, whatever its length.
 * A reduction whose operand an open group produces joins it as the loop
   nest's reduction, and the group closes.
-* A view (reshape, transpose, broadcast_in_dim, slice, ...) computes nothing.
+* A view (reshape, transpose, broadcast_in_dim, slice, dynamic_slice, ...) computes nothing.
   It is applied lazily: a broadcast of a buffer is fused into the consuming
   loop as index arithmetic (size-1 dims read at index 0); any other view
   chain is applied to the materialised buffer in the driver by NumPy, which
@@ -330,6 +330,8 @@ class _Planner:
         per_row_value = producer is not None and _per_row(operand.aval.shape, producer)
         if producer is not None and not per_row_value:
             self.flush(producer, f"its value is viewed by {eq.primitive.name}")
+        for a in eq.inputs[1:]:  # a view's offsets (dynamic_slice): known before it is taken
+            self.need_materialised(a, f"an offset of {eq.primitive.name}")
         base, chain = self.views.get(operand.id, (operand, []))
         self.views[eq.outputs[0].id] = (base, chain + [eq])
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nbad.errors import InPlaceUpdateError
+from nbad.errors import ConcretizationError, InPlaceUpdateError, TracerArrayConversionError
 
 
 def _inplace_error(self, index=None, value=None):
@@ -27,12 +27,23 @@ def _inplace_error(self, index=None, value=None):
 class Array(np.ndarray):
     __setitem__ = _inplace_error
 
+    def __getitem__(self, index):
+        # A traced index (an Array captured by a jitted or vmapped function):
+        # NumPy cannot index by it, nbad.numpy can. Trying NumPy first keeps
+        # eager indexing at NumPy's cost.
+        try:
+            return np.ndarray.__getitem__(self, index)
+        except (TracerArrayConversionError, ConcretizationError):
+            from nbad.numpy._indexing import getitem
+
+            return getitem(self, index)
+
     def block_until_ready(self):
         return self
 
     @property
     def at(self):
-        from nbad.numpy._indexing import IndexUpdateHelper
+        from nbad.numpy._at import IndexUpdateHelper
 
         return IndexUpdateHelper(self)
 

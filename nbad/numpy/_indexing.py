@@ -13,13 +13,11 @@ applied with primitives:
 
 Boolean masks become integer arrays with `nonzero`, so they need a concrete
 mask: under jit the result's shape would depend on data. Static integers out
-of range raise IndexError, as in NumPy; traced indices are clamped by gather
-as in JAX.
+of range raise IndexError in x[idx], as in NumPy; traced indices are clamped
+by gather as in JAX.
 
-Updates (`x.at[idx].add(v)`) reuse the plan on an array of flat positions,
-`arange(x.size).reshape(x.shape)[idx]`, and scatter `v` into the flattened
-operand at those positions: one code path serves every kind of index, and
-out-of-bounds updates are dropped as JAX does.
+`mode=` (take, x.at[idx].get and the updates of numpy/_at.py) picks what
+out-of-bounds indices do, as in JAX: clamped, or masked (filled, dropped).
 """
 from __future__ import annotations
 
@@ -28,8 +26,8 @@ import operator
 import numpy as np
 
 from nbad.core.trace import Tracer, bind
-from nbad.errors import (ConcretizationError, NbadIndexError, NbadTypeError, NbadValueError,
-                         ShapeError)
+from nbad.errors import (ConcretizationError, NbadIndexError, NbadNotImplementedError,
+                         NbadValueError, ShapeError)
 from nbad.numpy import _elementwise as ew
 from nbad.numpy._core import as_operand, broadcast_shapes, convert, dtype_of, shape_of
 from nbad.numpy._shape import broadcast_to, normalize_axis, reshape, unchanged
@@ -124,18 +122,21 @@ def _mask_entries(fn, shape, axis, mask):
 
 
 # -- the plan -----------------------------------------------------------------
+# Out-of-bounds indices, by mode: "error" (x[idx]: a static index out of range
+# raises IndexError as in NumPy, traced ones are clamped as in JAX); "clip"
+# (negatives wrapped, then clamped into range); "fill" (negatives wrapped; what
+# is still out of range is masked: gets fill a value, updates are dropped).
 class _Plan:
     """How to apply one index to one shape; see the module docstring."""
 
-    def __init__(self, fn, shape, index, drop_out_of_bounds=False):
+    def __init__(self, fn, shape, index, mode="error"):
         self.shape = tuple(shape)
-        self.drop = drop_out_of_bounds
-        self.empty = False  # a static index out of bounds in drop mode: selects nothing
-        entries = _entries(fn, self.shape, index)
+        self.mode = mode
+        entries = [self._check_static(fn, e) for e in _entries(fn, self.shape, index)]
         if any(k == "array" for k, _, _ in entries):
             entries = [("array", a, np.asarray(v)) if k == "int" else (k, a, v)
                        for k, a, v in entries]
-        self.entries = [self._check_static(fn, e) for e in entries]
+        self.entries = entries
         self.arrays = [e for e in self.entries if e[0] == "array"]
         positions = [i for i, e in enumerate(self.entries) if e[0] == "array"]
         self.adjacent = bool(positions) and positions == list(range(positions[0],
@@ -150,21 +151,29 @@ class _Plan:
         kind, axis, value = entry
         if kind == "int" or (kind == "array" and isinstance(value, np.ndarray)):
             n = self.shape[axis]
-            bad = (np.asarray(value) < -n) | (np.asarray(value) >= n)
-            if np.any(bad) and not self.drop:
-                first = np.asarray(value)[bad].flat[0]
-                raise NbadIndexError(f"{fn}: index {first} is out of bounds for axis {axis} with "
-                                 f"size {n}")
-            if kind == "int":
-                self.empty |= bool(bad)
-                return kind, axis, value % n if n else value
+            v = np.asarray(value)
+            bad = (v < -n) | (v >= n)
+            if not np.any(bad):
+                return kind, axis, (value % n if kind == "int" else value)
+            if self.mode == "error":
+                raise NbadIndexError(f"{fn}: index {v[bad].flat[0]} is out of bounds for axis "
+                                     f"{axis} with size {n}")
+            if self.mode == "clip":
+                clipped = np.clip(np.where(v < 0, v + n, v), 0, max(n - 1, 0))
+                return kind, axis, (int(clipped) if kind == "int" else clipped)
+            return "array", axis, v  # "fill": masked where out of bounds
         return entry
 
     # -- application ----------------------------------------------------------
-    def apply(self, x):
+    def apply(self, x, fill_value=None):
         x = self._apply_slices(x)
         x = self._apply_arrays(x)
-        return self._apply_newaxes(x)
+        x = self._apply_newaxes(x)
+        if self.mode == "fill":
+            valid = self.result_mask(shape_of(x))
+            if valid is not None:
+                x = ew.where(valid, x, _fill(dtype_of(x), fill_value))
+        return x
 
     def _apply_slices(self, x):
         starts, limits, strides, rev, ints = [], [], [], [], []
@@ -234,18 +243,44 @@ class _Plan:
         return sum(k in ("none", "slice") for k, _, _ in self.entries[:first])
 
     def in_bounds(self):
-        """Per gathered element, whether every index array is in bounds (drop mode)."""
+        """Per gathered element, whether every index array is in bounds ("fill"
+        mode); None when all are (static indices in range)."""
         valid = None
         for _, axis, v in self.arrays:
             n = self.shape[axis]
             if isinstance(v, np.ndarray):
                 ok = (v >= -n) & (v < n)
+                if ok.all():
+                    continue
             else:
                 ok = ew.logical_and(ew.greater_equal(v, convert(-n, dtype_of(v))),
                                     ew.less(v, convert(n, dtype_of(v))))
             ok = broadcast_to(ok, self.index_shape)
             valid = ok if valid is None else ew.logical_and(valid, ok)
         return valid
+
+    def result_mask(self, result_shape):
+        """in_bounds() placed where the index dims are in a result of `result_shape`,
+        broadcast to it; None when every index is in bounds."""
+        valid = self.in_bounds() if self.mode == "fill" else None
+        if valid is None:
+            return None
+        p, b = self.array_dims_position(), self.index_shape
+        valid = reshape(valid, (1,) * p + b + (1,) * (len(result_shape) - p - len(b)))
+        return broadcast_to(valid, result_shape)
+
+
+def _fill(dtype, fill_value):
+    """JAX's default fill of out-of-bounds gets: NaN for inexact dtypes, the
+    smallest signed (largest unsigned) integer, True."""
+    if fill_value is not None:
+        return convert(as_operand(fill_value), dtype)
+    if dtype.kind in "fc":
+        return np.asarray(np.nan, dtype)[()]
+    if dtype.kind == "b":
+        return np.True_
+    info = np.iinfo(dtype)
+    return np.asarray(info.min if dtype.kind == "i" else info.max, dtype)[()]
 
 
 def _forward_slice(s, n):
@@ -264,21 +299,60 @@ _builtin_max = max
 
 
 # -- public entry points ------------------------------------------------------
-def getitem(x, index):
-    """x[index] with NumPy's basic and advanced indexing."""
+_GET_MODES = {None: "error", "clip": "clip", "promise_in_bounds": "clip", "fill": "fill",
+              "drop": "fill"}
+
+
+def plan_mode(fn, mode, modes):
+    """The plan mode of a user's `mode=`, or JAX's ValueError for an unknown one."""
+    try:
+        return modes[mode]
+    except (KeyError, TypeError):
+        raise NbadValueError(f"{fn}: unknown mode {mode!r}; expected one of "
+                             + ", ".join(repr(m) for m in modes if m is not None)) from None
+
+
+def getitem(x, index, mode=None, fill_value=None):
+    """x[index] with NumPy's basic and advanced indexing; `mode` (x.at[index].get)
+    as JAX's: "clip"/"promise_in_bounds" clamp, "fill"/"drop" give fill_value
+    (default NaN, or the dtype's extreme integer, or True) out of bounds."""
     x = as_operand(x)
-    return unchanged(_Plan("getitem", shape_of(x), index).apply(x))
+    plan = _Plan("getitem", shape_of(x), index, plan_mode("get", mode, _GET_MODES))
+    return unchanged(plan.apply(x, fill_value))
+
+
+def _take_indices(fn, indices, n, mode):
+    """take's indices and the getitem mode that applies them: "clip" clamps
+    without wrapping negatives and "wrap" takes them modulo n, as in JAX."""
+    if mode in (None, "fill"):
+        return indices, "fill"
+    if mode == "raise":
+        raise NbadNotImplementedError(f"{fn}: the 'raise' mode is not supported (as in JAX): "
+                                      "indices are traced values; use mode='fill' or 'clip'")
+    if mode == "clip":
+        return ew.clip(indices, 0, max(n - 1, 0)), "clip"
+    if mode == "wrap":
+        return ew.remainder(indices, n), "clip"
+    if mode == "promise_in_bounds":
+        return indices, "clip"
+    raise NbadValueError(f"{fn}: unknown mode {mode!r}; expected 'fill', 'clip', 'wrap' or "
+                         "'promise_in_bounds'")
 
 
 def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
          indices_are_sorted=False, fill_value=None):
+    """JAX's take: out-of-bounds indices give fill_value (NaN) unless mode says otherwise."""
     if out is not None:
         raise NbadValueError("take: out= is not supported (nbad arrays are immutable)")
     a = as_operand(a)
     if axis is None:
         a, axis = reshape(a, (-1,)), 0
     axis = normalize_axis("take", axis, len(shape_of(a)))
-    return getitem(a, (slice(None),) * axis + (as_operand(indices),))
+    indices, mode = _take_indices("take", as_operand(indices), shape_of(a)[axis], mode)
+    return getitem(a, (slice(None),) * axis + (indices,), mode, fill_value)
+
+
+_TAKE_ALONG_MODES = {None: "fill", "fill": "fill", "clip": "clip", "promise_in_bounds": "clip"}
 
 
 def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
@@ -290,88 +364,8 @@ def take_along_axis(arr, indices, axis, mode=None, fill_value=None):
         raise ShapeError(f"take_along_axis: indices {si} and arr {s} must have the same "
                          "number of dimensions")
     axis = normalize_axis("take_along_axis", axis, len(s))
+    mode = plan_mode("take_along_axis", mode, _TAKE_ALONG_MODES)
     grids = [np.arange(d).reshape([-1 if j == i else 1 for j in range(len(s))])
              for i, d in enumerate(s)]
     index = tuple(indices if i == axis else g for i, g in enumerate(grids))
-    return getitem(arr, index)
-
-
-class IndexUpdateHelper:
-    """`x.at`: `x.at[idx]` gives the functional updates of JAX (set, add, ...)."""
-
-    __slots__ = ("array",)
-
-    def __init__(self, array):
-        self.array = array
-
-    def __getitem__(self, index):
-        return _IndexUpdateRef(self.array, index)
-
-    def __repr__(self):
-        return f"IndexUpdateHelper({self.array!r})"
-
-
-class _IndexUpdateRef:
-    """x.at[idx]: each method returns an updated copy; out-of-bounds updates are dropped."""
-
-    __slots__ = ("array", "index")
-
-    def __init__(self, array, index):
-        self.array = array
-        self.index = index
-
-    def get(self, *, indices_are_sorted=False, unique_indices=False, mode=None, fill_value=None):
-        return getitem(self.array, self.index)
-
-    def set(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        return _scatter(self.array, self.index, values, "set")
-
-    def add(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        return _scatter(self.array, self.index, values, "add")
-
-    def multiply(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        return _scatter(self.array, self.index, values, "mul")
-
-    mul = multiply
-
-    def min(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        return _scatter(self.array, self.index, values, "min")
-
-    def max(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        return _scatter(self.array, self.index, values, "max")
-
-    def divide(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        return self.set(ew.divide(self.get(), values))
-
-    def power(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        return self.set(ew.power(self.get(), values))
-
-
-def _scatter(x, index, values, combine):
-    """x with `values` combined into x[index] (by a scatter into the flattened x)."""
-    x = as_operand(x)
-    shape, dtype = shape_of(x), dtype_of(x)
-    plan = _Plan("at", shape, index, drop_out_of_bounds=True)
-    if plan.empty:
-        return unchanged(x)
-    positions = plan.apply(np.arange(int(np.prod(shape, dtype=np.int64))).reshape(shape))
-    result_shape = shape_of(positions)
-    valid = plan.in_bounds()
-    if valid is not None:
-        p = plan.array_dims_position()
-        b = plan.index_shape
-        valid = reshape(valid, (1,) * p + b + (1,) * (len(result_shape) - p - len(b)))
-        positions = ew.where(broadcast_to(valid, result_shape), positions, -1)
-    try:
-        updates = broadcast_to(convert(as_operand(values), dtype), result_shape)
-    except ShapeError:
-        raise ShapeError(f"at[...].{combine}: values of shape {shape_of(as_operand(values))} "
-                         f"cannot be broadcast to the indexed shape {result_shape}") from None
-    if dtype.kind == "b" and combine == "add":
-        raise NbadTypeError("at[...].add is not defined for bool arrays; use .max (logical or)")
-    flat = reshape(x, (-1,))
-    if combine == "add":
-        out = bind(sp.scatter_add_p, flat, updates, positions, axes=(0,), oob="drop")
-    else:
-        out = bind(sp.scatter_p, flat, updates, positions, axes=(0,), oob="drop", combine=combine)
-    return reshape(out, shape)
+    return getitem(arr, index, mode, fill_value)

@@ -113,7 +113,7 @@ def _tolist(self):
 
 
 def _at(self):
-    from nbad.numpy._indexing import IndexUpdateHelper
+    from nbad.numpy._at import IndexUpdateHelper
 
     return IndexUpdateHelper(self)
 

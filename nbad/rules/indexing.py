@@ -394,8 +394,10 @@ scatter_p.vjp = _scatter_vjp
 
 # -- dynamic_slice, dynamic_update_slice --------------------------------------
 # Start indices are scalar integer operands (traced values allowed), clamped
-# so the window lies inside the operand, as in lax.dynamic_slice.
-dynamic_slice_p = Primitive("dynamic_slice")
+# so the window lies inside the operand, as in lax.dynamic_slice. dynamic_slice
+# is a view: the driver takes a NumPy view of the operand at the clamped
+# offsets, which the consuming kernel reads strided (no copy).
+dynamic_slice_p = Primitive("dynamic_slice", kind="view")
 dynamic_update_slice_p = Primitive("dynamic_update_slice")
 
 
