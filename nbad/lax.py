@@ -3,11 +3,12 @@
 map(f, xs) is vmap(f)(xs): nbad batches by loop insertion, so the sequential
 and the vectorised map are one mechanism.
 
-Control flow (cond, fori_loop, scan, while_loop) is not built yet: under jit,
-Python control flow must depend only on static values for now.
+scan, fori_loop and while_loop (api_loops.py) are one equation each, compiled
+as native loops whatever the number of steps.
 """
 from __future__ import annotations
 
+from nbad.api_loops import fori_loop, scan, while_loop  # noqa: F401 - re-exported
 from nbad.core.trace import bind
 from nbad.numpy._core import as_operand
 from nbad.rules.control import stop_gradient_p

@@ -22,12 +22,11 @@ import numpy as np
 from nbad.codegen import dataflow, threads
 from nbad.codegen.cpu import IndentedBuffer, KernelSource, _prod, compiled_kernel
 from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep, step_inputs, step_outputs
-from nbad.codegen.loops import compile_loop
+from nbad.codegen.loops import COMPILERS as LOOP_COMPILERS
 from nbad.core.array import Array
 from nbad.core.ir import Literal, Var
 from nbad.errors import NbadCompileError
 from nbad.rules.linalg import _as_cols, _as_rows
-from nbad.rules.loop import loop_p
 from nbad.rules.shape import RESHAPE_LIKE, transpose_p
 
 # elements × body cost (cpu.py: ~1 per operation, 8 per math call) below which a
@@ -640,8 +639,8 @@ def _writes_into_buffer(eq) -> bool:
 
 
 def _library_impl(eq, num_threads):
-    if eq.primitive is loop_p:
-        return compile_loop(eq, num_threads)
+    if eq.primitive in LOOP_COMPILERS:
+        return LOOP_COMPILERS[eq.primitive](eq, num_threads)
     split = _split_matmul_operands(eq, num_threads)
     if split is not None:
         return _split_matmul(*split, eq.outputs[0].aval.dtype)
