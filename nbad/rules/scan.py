@@ -293,8 +293,9 @@ def _scan_vmap(size, args, batched, *, body, length, num_carry, num_xs, reverse)
 
     def batched_body(*xs):
         outs, out_flags = batch_ir(body, size, xs, flags)
-        return [o if b or not (j < nc or ys_batched[j - nc]) else broadcast_batch(o, size)
-                for j, (o, b) in enumerate(zip(outs, out_flags))]
+        wanted = flags[:nc] + ys_batched
+        return [broadcast_batch(o, size) if w and not b else o
+                for o, b, w in zip(outs, out_flags, wanted)]
 
     bbody = _trace_body(batched_body, batched_avals(flags), f"vmap({body.name})")
     operands = []
@@ -306,7 +307,7 @@ def _scan_vmap(size, args, batched, *, body, length, num_carry, num_xs, reverse)
         operands.append(a)
     carry, consts, xs = scan_groups(operands, nc, num_xs)
     outs = bind_scan(carry, consts, xs, bbody, length=length, reverse=reverse)
-    results = list(outs[:nc])
+    results = [c if f else broadcast_batch(c, size) for c, f in zip(outs[:nc], flags)]
     for y, b in zip(outs[nc:], ys_batched):
         results.append(moveaxis(y, 1, 0) if b else broadcast_batch(y, size))
     return results
