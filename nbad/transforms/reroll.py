@@ -1,4 +1,4 @@
-"""Loop rerolling: a Python loop traced inside jit becomes one `loop` equation.
+"""Loop rerolling: a Python loop traced inside jit becomes one `scan` equation.
 
 Tracing runs a Python loop, so `for _ in range(250): w = w - lr * grad(loss)(w)`
 reaches the IR as 250 copies of the step, one after another. Compiled as
