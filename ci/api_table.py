@@ -13,8 +13,8 @@ END = "<!-- end api-table -->"
 
 MODULES = [
     ("nbad", ("jit make_ir vmap grad value_and_grad vjp jvp linearize jacfwd jacrev jacobian hessian "
-              "custom_jvp custom_vjp device_get block_until_ready").split()),
-    ("nbad.lax", ["map", "stop_gradient"]),
+              "custom_jvp custom_vjp device_get block_until_ready checkpoint remat").split()),
+    ("nbad.lax", ["map", "stop_gradient", "scan", "fori_loop", "while_loop"]),
     ("nbad.test_util", ["check_batching", "check_grads", "check_rule"]),
     ("nbad.numpy", None),
     ("nbad.numpy.linalg", None),

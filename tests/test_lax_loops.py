@@ -300,3 +300,43 @@ def test_vmap_of_fori_and_while_batched_predicate():
     got = nbad.vmap(lambda hi, x: lax.fori_loop(2, hi, fori_body, (x, 0.0)))(his, x)
     close(got, nbad.tree_map(lambda *a: np.stack(a), *[fori_numpy(2, int(his[i]), x[i], 0.0)
                                                        for i in range(3)]))
+
+
+# -- checkpoint ----------------------------------------------------------------------------
+def layer(x, w):
+    return jnp.tanh(w @ x) * jnp.sin(x)
+
+
+def layer_loss(x, w):
+    return jnp.sum(nbad.checkpoint(layer)(x, w) ** 2)
+
+
+def test_checkpoint_gradients_recompute_the_forward_pass():
+    x = np.array([0.1, 0.5, -0.3])
+    want = nbad.grad(lambda x, w: jnp.sum(layer(x, w) ** 2), argnums=(0, 1))(x, W)
+    close(nbad.grad(layer_loss, argnums=(0, 1))(x, W), want)
+    close(nbad.jit(nbad.grad(layer_loss, argnums=(0, 1)))(x, W), want)
+    check_grads(layer_loss, (x, W), order=2, modes=("fwd", "rev"))
+    # the backward pass computes tanh again, from operands simplify cannot merge
+    ir = nbad.make_ir(nbad.grad(layer_loss))(x, W)
+    names = [eq.primitive.name for eq in ir.equations]
+    assert "optimization_barrier" in names and "tanh" in names
+    ir = nbad.make_ir(nbad.grad(lambda x, w: jnp.sum(nbad.remat(layer, prevent_cse=False)(x, w))))(x, W)
+    assert "optimization_barrier" not in [eq.primitive.name for eq in ir.equations]
+
+
+def test_checkpoint_static_argnums_vmap_and_inside_scan():
+    def power(x, n):
+        return x ** n
+
+    f = nbad.checkpoint(power, static_argnums=(1,))
+    np.testing.assert_allclose(nbad.grad(lambda x: f(x, 3))(2.0), 12.0)
+    xs = np.array([[0.1, 0.5, -0.3], [0.4, -0.2, 0.9]])
+    close(nbad.vmap(nbad.grad(layer_loss), in_axes=(0, None))(xs, W),
+          np.stack([nbad.grad(layer_loss)(x, W) for x in xs]))
+
+    def loss(h0, xs):
+        body = nbad.checkpoint(lambda h, x: (jnp.tanh(W @ h) + x, jnp.sum(h)))
+        return jnp.sum(lax.scan(body, h0, xs)[1])
+
+    check_grads(loss, (H0, MS[:4]), order=1, modes=("rev",))
