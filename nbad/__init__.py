@@ -20,6 +20,7 @@ from nbad.custom_derivatives import custom_jvp, custom_vjp
 from nbad.api import ShapeDtypeStruct, eval_shape, jit, make_ir
 from nbad.api_ad import grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, hessian
 from nbad.api_vmap import vmap
+from nbad.api_remat import checkpoint, remat
 
 jacobian = jacrev  # JAX's alias
 make_jaxpr = make_ir  # JAX's name: the printable IR of f at these arguments
@@ -41,4 +42,4 @@ __all__ = ["jit", "make_ir", "make_jaxpr", "eval_shape", "ShapeDtypeStruct", "tr
            "vjp", "jvp", "linearize", "jacfwd", "jacrev", "jacobian",
            "hessian", "config", "Array", "errors", "tree_util", "tree_map", "tree_flatten",
            "tree_unflatten", "tree_leaves", "tree_structure", "numpy", "nn", "scipy", "lax", "custom_jvp", "custom_vjp", "device_get",
-           "block_until_ready"]
+           "block_until_ready", "checkpoint", "remat"]

@@ -9,7 +9,7 @@
    (vmap of grad: one `map` equation holding the backward pass), and their
    speed against the gradient written by hand in NumPy.
 4. A Python loop inside jit: a gradient-descent fit traced as its steps, one
-   after another, is rerolled into one `loop` and runs as one native loop.
+   after another, is rerolled into one `scan` and runs as one native loop.
 
 Returns exit status 1 if any result differs from NumPy's.
 """

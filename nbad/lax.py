@@ -4,7 +4,9 @@ map(f, xs) is vmap(f)(xs): nbad batches by loop insertion, so the sequential
 and the vectorised map are one mechanism.
 
 cond and switch run one branch (compiled as a real branch: only the chosen
-branch's code runs); select is elementwise.
+branch's code runs); select is elementwise. scan, fori_loop and while_loop
+(api_loops.py) are one equation each, compiled as native loops whatever the
+number of steps.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from nbad._lax_control import cond, select, switch  # noqa: F401
 from nbad._lax_slicing import (dynamic_index_in_dim, dynamic_slice, dynamic_slice_in_dim,  # noqa: F401
                                dynamic_update_index_in_dim, dynamic_update_slice,
                                dynamic_update_slice_in_dim)
+from nbad.api_loops import fori_loop, scan, while_loop  # noqa: F401 - re-exported
 from nbad.core.trace import bind
 from nbad.numpy._core import as_operand
 from nbad.rules.control import stop_gradient_p

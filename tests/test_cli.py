@@ -57,7 +57,7 @@ def test_demo_quick():
     assert "= map " in out  # vmap(grad(f)): one map equation holding the backward pass
     assert "speed-up vs NumPy" in out
     assert "all results equal NumPy's" in out
-    assert "= loop " in out  # the Python loop inside jit, rerolled
+    assert "= scan " in out  # the Python loop inside jit, rerolled
     verdicts = re.findall(r"^\s*equals NumPy[^\n]*?\s(yes|NO)\s", out, flags=re.M)
     assert verdicts == ["yes", "yes", "yes", "yes"], out
 

@@ -20,7 +20,7 @@ import nbad
 import nbad.numpy as jnp
 from nbad.core.avals import ShapedArray
 from nbad.core.trace import eval_ir, trace_to_ir
-from nbad.rules.loop import expand_loop, loop_p
+from nbad.rules.scan import run_scan as expand_loop, scan_p as loop_p
 from nbad.test_util import check_grads, check_rule
 from nbad.transforms.reroll import FUSED_UNROLL_MAX, MIN_TRIPS, reroll
 
@@ -68,13 +68,13 @@ def loop_runners(lowered):
     """For each top-level loop, in program order: True if it runs as a native (Numba)
     loop, False if its body is called from a Python loop."""
     namespace = lowered.compile().program.fn.__globals__
-    names = sorted((k for k in namespace if k.startswith("_loop")), key=lambda k: int(k[5:]))
+    names = sorted((k for k in namespace if k.startswith("_scan")), key=lambda k: int(k[5:]))
     return [hasattr(namespace[k], "source") for k in names]
 
 
 def native_source(lowered):
     namespace = lowered.compile().program.fn.__globals__
-    (name,) = [k for k in namespace if k.startswith("_loop")]
+    (name,) = [k for k in namespace if k.startswith("_scan")]
     return namespace[name].source
 
 
@@ -138,7 +138,7 @@ def test_linreg_fit_becomes_one_loop(steps, length):
         (eq,) = loop_eqs(lowered.ir)
         assert len(eq.outputs) == 1 and len(lowered.ir.equations) == 1
         assert loop_runners(lowered) == [True]  # dot products and kernels: native
-        assert "for _ in range(length)" in native_source(lowered)
+        assert "for it in range(length)" in native_source(lowered)
 
 
 # -- 2. several carries, swaps, pass-through, scalars, dtypes --------------------------------
@@ -578,7 +578,7 @@ def test_unsupported_step_falls_back_to_a_python_loop(case):
     elif case == "solve":
         lowered, shape = both(solve_body, X0, A), [(5, 1, [])]
     elif case == "gather_sum":
-        lowered, shape = both(gather_sum_body, X0, A, IDX), [(6, 2, [])]
+        lowered, shape = both(gather_sum_body, X0, A, IDX), [(6, 3, [])]  # the sum read after the loop is a carry
     else:
         lowered, shape = both(slogdet_body, A + 2.0 * np.eye(N)), [(5, 1, [])]
     assert loop_shape(lowered.ir) == shape
@@ -630,20 +630,22 @@ def test_body_worth_splitting_across_threads_falls_back():
 
 def prim_body(x, s, M):
     y = jnp.tanh(M @ x) + 0.1 * s
-    return [y, s + jnp.sum(y * y), jnp.sum(y)]   # carries x, s; extra sum(y)
+    return [y, s + jnp.sum(y * y), jnp.sum(y)]   # carries x, s; ys: sum(y) of every step
 
 
 def prim_params(length=4):
     avals = [ShapedArray((N,), np.float64), ShapedArray((), np.float64), ShapedArray((N, N), np.float64)]
     body = trace_to_ir(prim_body, avals, name="loop_body")
-    return {"body": body, "length": length, "num_carry": 2}
+    return {"body": body, "length": length, "num_carry": 2, "num_xs": 0, "reverse": False}
 
 
 def prim_numpy(x, s, M, length=4):
+    es = []
     for _ in range(length):
         y = np.tanh(M @ x) + 0.1 * s
-        x, s, e = y, s + np.sum(y * y), np.sum(y)
-    return [x, s, e]
+        x, s = y, s + np.sum(y * y)
+        es.append(np.sum(y))
+    return [x, s, np.array(es)]
 
 
 def test_loop_primitive_impl_and_abstract_eval():
@@ -653,7 +655,7 @@ def test_loop_primitive_impl_and_abstract_eval():
     assert_all_close(got, prim_numpy(*args))
     assert_all_close(expand_loop(args, **params), prim_numpy(*args))
     avals = loop_p.abstract_eval(*[ShapedArray(np.shape(a), np.float64) for a in args], **params)
-    assert [(a.shape, a.dtype) for a in avals] == [((N,), np.float64), ((), np.float64), ((), np.float64)]
+    assert [(a.shape, a.dtype) for a in avals] == [((N,), np.float64), ((), np.float64), ((4,), np.float64)]
 
 
 def test_loop_primitive_rules_against_finite_differences():

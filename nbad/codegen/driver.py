@@ -21,13 +21,12 @@ from nbad.codegen import dataflow, recycle, threads
 from nbad.codegen.cpu import IndentedBuffer, KernelSource, _prod, compiled_kernel
 from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep, step_inputs, step_outputs
 from nbad.codegen.branches import compile_cond
-from nbad.codegen.loops import compile_loop
+from nbad.codegen.loops import COMPILERS as LOOP_COMPILERS
 from nbad.core.array import Array
 from nbad.core.ir import Literal, Var
 from nbad.errors import NbadCompileError
 from nbad.rules.cond import cond_p
 from nbad.rules.linalg import _as_cols, _as_rows
-from nbad.rules.loop import loop_p
 from nbad.rules.shape import RESHAPE_LIKE, transpose_p
 
 # elements × body cost (cpu.py: ~1 per operation, 8 per math call) below which a
@@ -614,7 +613,7 @@ def _writes_into_buffer(eq) -> bool:
 
 
 # Library steps that hold sub-programs, and how each is compiled into a callable.
-SUB_PROGRAM_COMPILERS = {loop_p: compile_loop, cond_p: compile_cond}
+SUB_PROGRAM_COMPILERS = {**LOOP_COMPILERS, cond_p: compile_cond}
 
 
 def _library_impl(eq, num_threads):

@@ -1,11 +1,13 @@
-"""Loops (rules/loop.py) compiled: the body's plan run `length` times.
+"""Loops (rules/scan.py, rules/while_loop.py) compiled: one native function each.
 
 A native loop is one generated Numba function: it allocates the body's
-buffers once, then calls the body's kernels and BLAS products iteration after
-iteration with no Python in between (from Python, each kernel call costs
-0.3-1 us of dispatch: a 250-step gradient-descent fit was 3 calls a step, 2
-of its 5 us). The carries live in buffers that are swapped with the buffers
-the body writes their next values into, so an iteration copies nothing.
+buffers once, then calls the body's kernels and BLAS products step after step
+with no Python in between (from Python, each kernel call costs 0.3-1 us of
+dispatch: a 250-step gradient-descent fit was 3 calls a step, 2 of its 5 us).
+The carries live in buffers that are swapped with the buffers the body writes
+their next values into, so a step copies nothing. A scan reads its step's
+slice of each xs as a view (xs[t]) and writes ys[t] in place into the stacked
+result; a while loop runs its predicate's kernels before each step.
 
 It runs on the calling thread, so it is used when no step of the body is
 worth splitting across threads (driver.PARALLEL_MIN_WORK) and every step is
@@ -13,6 +15,9 @@ one it can express: kernels, vector and matrix products, reshapes and
 transposes, constants, and nested native loops. Otherwise the body is an
 ordinary program (driver.build_program, threads included) called from a
 Python loop.
+
+COMPILERS says how the driver compiles each loop primitive; NATIVE how a
+native loop calls a loop nested in its body.
 """
 from __future__ import annotations
 
@@ -26,43 +31,99 @@ from nbad.codegen import fusion
 from nbad.codegen.cpu import IndentedBuffer
 from nbad.codegen.fusion import Kernel, LibraryStep, ViewStep, step_inputs, step_outputs
 from nbad.core.ir import Literal, Var
-from nbad.rules.loop import loop_p
+from nbad.rules.scan import scan_groups, scan_p
 from nbad.rules.shape import RESHAPE_LIKE, transpose_p
+from nbad.rules.while_loop import while_p
 
 
 class _NotNative(Exception):
     """The body has a step a native loop does not run (the message says which)."""
 
 
-def compile_loop(eq, num_threads: int):
-    """A callable running loop equation `eq`: (*operands) -> tuple of results."""
+def _plan(body, invariant_inputs):
     from nbad.codegen.lowering import lower_loop_body
+
+    return fusion.plan(lower_loop_body(body, {v.id for v in invariant_inputs}))
+
+
+def _scan_plan(params):
+    body, nc, nx = params["body"], params["num_carry"], params["num_xs"]
+    return _plan(body, body.inputs[nc:len(body.inputs) - nx])
+
+
+def _while_plans(params):
+    cond, body = params["cond_body"], params["body"]
+    return (_plan(cond, cond.inputs[:params["cond_nconsts"]]),
+            _plan(body, body.inputs[:params["body_nconsts"]]))
+
+
+def compile_scan(eq, num_threads: int):
+    """A callable running scan equation `eq`: (*operands) -> tuple of results."""
     from nbad.config import log
 
-    body, length, num_carry = eq.params["body"], eq.params["length"], eq.params["num_carry"]
-    plan = fusion.plan(lower_loop_body(body, num_carry))
+    p = eq.params
+    plan = _scan_plan(p)
     try:
-        native = NativeLoop(plan, num_carry, num_threads)
+        native = NativeLoop.scan(plan, p, num_threads)
     except _NotNative as why:
-        log(2, f"loop of {length} iterations runs its body from Python: {why}")
-        return _python_loop(plan, length, num_carry, num_threads)
-    return native.runner(length)
+        log(2, f"scan of {p['length']} steps runs its body from Python: {why}")
+        return _python_scan(plan, p, num_threads)
+    return native.runner(p["length"])
 
 
-def _python_loop(plan, length, num_carry, num_threads):
+def compile_while(eq, num_threads: int):
+    """A callable running while equation `eq`: (*operands) -> tuple of results."""
+    from nbad.config import log
+
+    p = eq.params
+    cond_plan, body_plan = _while_plans(p)
+    try:
+        native = NativeLoop.while_loop(cond_plan, body_plan, p, num_threads)
+    except _NotNative as why:
+        log(2, f"while loop runs its body from Python: {why}")
+        return _python_while(cond_plan, body_plan, p, num_threads)
+    return native.runner(None)
+
+
+COMPILERS = {scan_p: compile_scan, while_p: compile_while}
+
+
+def _python_scan(plan, p, num_threads):
     from nbad.codegen.driver import build_program
 
     program = build_program(plan, num_threads)
+    length, nc, nx, reverse = p["length"], p["num_carry"], p["num_xs"], p["reverse"]
+    y_avals = [a.aval for a in plan.ir.outputs[nc:]]
 
     def run(*args):
-        carry, invariants = list(args[:num_carry]), list(args[num_carry:])
-        outs = carry
-        for _ in range(length):
-            outs = program(*carry, *invariants)
-            carry = [np.asarray(c) for c in outs[:num_carry]]
-        return tuple(outs)
+        carry, consts, xs = scan_groups([np.asarray(a) for a in args], nc, nx)
+        ys = [np.empty((length,) + tuple(a.shape), a.dtype) for a in y_avals]
+        for it in range(length):
+            t = length - 1 - it if reverse else it
+            outs = program(*carry, *consts, *[x[t] for x in xs])
+            carry = [np.asarray(c) for c in outs[:nc]]
+            for y, o in zip(ys, outs[nc:]):
+                y[t] = o
+        return tuple(carry + ys)
 
     run.kernels = program.kernels
+    return run
+
+
+def _python_while(cond_plan, body_plan, p, num_threads):
+    from nbad.codegen.driver import build_program
+
+    cond, body = build_program(cond_plan, num_threads), build_program(body_plan, num_threads)
+    ncc, nbc = p["cond_nconsts"], p["body_nconsts"]
+
+    def run(*args):
+        args = [np.asarray(a) for a in args]
+        cc, bc, carry = args[:ncc], args[ncc:ncc + nbc], args[ncc + nbc:]
+        while bool(cond(*cc, *carry)[0]):
+            carry = [np.asarray(c) for c in body(*bc, *carry)]
+        return tuple(carry)
+
+    run.kernels = cond.kernels + body.kernels
     return run
 
 
@@ -78,142 +139,210 @@ def _scalar_source(value) -> str:
     return f"{name}({int(value)})"
 
 
-def _empty(var) -> str:
-    return f"np.empty({tuple(var.aval.shape)!r}, np.{var.aval.dtype.name})"
+def _empty(var, lead=None) -> str:
+    shape = tuple(var.aval.shape)
+    if lead is None:
+        return f"np.empty({shape!r}, np.{var.aval.dtype.name})"
+    return f"np.empty(({lead},) + {shape!r}, np.{var.aval.dtype.name})"
 
 
 _NATIVE: dict[str, tuple] = {}  # generated source -> (compiled function, disk cache name)
 
 
 class NativeLoop:
-    """The generated Numba function of one loop body (see the module docstring)."""
+    """The generated Numba function of one loop (see the module docstring)."""
 
-    def __init__(self, plan, num_carry: int, num_threads: int):
-        from nbad.codegen.driver import _KernelCall, _plain_dot, _split_matmul_operands
-        from nbad.codegen.lowering import lower_loop_body
-
-        ir = plan.ir
+    def __init__(self, num_threads: int):
+        self.num_threads = num_threads
         self.namespace: dict[str, object] = {"np": np}
         self.callees: dict[str, object] = {}  # name -> CompiledKernel or NativeLoop it calls
         self.disk_name: str | None = None     # the loop's module in the disk cache, once loaded
         self.extra_args: list = []       # constants computed here, passed on every call
-        names: dict[int, str] = {}
-        params = [f"i{j}" for j in range(num_carry)]
-        params += [f"v{j}" for j in range(len(ir.inputs) - num_carry)]
+        self.params: list[str] = []
+        self.names: dict[int, str] = {}
+        self.pre, self.loop = IndentedBuffer(), IndentedBuffer()
+        self.owned: set[int] = set()  # buffers allocated before the loop, written in it by one step
+        self.invariant: set[int] = set()
+        self.takes_length = False
+
+    # -- the two kinds of loop ------------------------------------------------------------
+    @classmethod
+    def scan(cls, plan, p, num_threads):
+        self = cls(num_threads)
+        self.takes_length = True
+        ir, nc, nx = plan.ir, p["num_carry"], p["num_xs"]
+        split = len(ir.inputs) - nx
+        self.params = ([f"i{j}" for j in range(nc)] + [f"v{j}" for j in range(split - nc)]
+                       + [f"xs{j}" for j in range(nx)])
         for j, v in enumerate(ir.inputs):
-            names[v.id] = f"s{j}" if j < num_carry else f"v{j - num_carry}"
+            self.names[v.id] = (f"s{j}" if j < nc else f"v{j - nc}" if j < split else f"x{j - split}")
+        self._constvars(ir)
+        self.invariant = {v.id for v in ir.inputs[nc:split]} | {v.id for v in ir.constvars}
+        head = IndentedBuffer()
+        with head.indent(), head.indent():
+            if nx or len(ir.outputs) > nc:
+                head.line("t = length - 1 - it" if p["reverse"] else "t = it")
+            for j, v in enumerate(ir.inputs[split:]):
+                head.line(f"x{j} = xs{j}[t]" if v.aval.ndim else f"x{j} = xs{j}[t:t + 1].reshape(())")
+        with self.pre.indent(), self.loop.indent(), self.loop.indent():
+            self._emit(plan, "")
+            for k, a in enumerate(ir.outputs[nc:]):
+                ref = self._ref(a)
+                self.loop.line(f"ys{k}[t] = {ref}" if a.aval.ndim else f"ys{k}[t] = {ref}[()]")
+            self._carry_update(ir.outputs[:nc], ir.outputs)
+        prologue = [f"s{j} = i{j}.copy()" for j in range(nc)]
+        prologue += [f"ys{k} = {_empty(a, 'length')}" for k, a in enumerate(ir.outputs[nc:])]
+        results = [f"s{j}" for j in range(nc)] + [f"ys{k}" for k in range(len(ir.outputs) - nc)]
+        self._finish(prologue, "    for it in range(length):\n" + head.text(), results)
+        return self
+
+    @classmethod
+    def while_loop(cls, cond_plan, body_plan, p, num_threads):
+        self = cls(num_threads)
+        ncc, nbc = p["cond_nconsts"], p["body_nconsts"]
+        cond, body = cond_plan.ir, body_plan.ir
+        nc = len(body.inputs) - nbc
+        self.params = ([f"u{j}" for j in range(ncc)] + [f"v{j}" for j in range(nbc)]
+                       + [f"i{j}" for j in range(nc)])
+        for j, v in enumerate(cond.inputs):
+            self.names[v.id] = f"u{j}" if j < ncc else f"s{j - ncc}"
+        for j, v in enumerate(body.inputs):
+            self.names[v.id] = f"v{j}" if j < nbc else f"s{j - nbc}"
+        self._constvars(cond)
+        self._constvars(body)
+        self.invariant = ({v.id for v in cond.inputs[:ncc]} | {v.id for v in body.inputs[:nbc]}
+                          | {v.id for v in cond.constvars} | {v.id for v in body.constvars})
+        with self.pre.indent(), self.loop.indent(), self.loop.indent():
+            self._emit(cond_plan, "p")
+            (pred,) = cond.outputs
+            if isinstance(pred, Literal):
+                raise _NotNative("a constant predicate")
+            self.loop.line(f"if not {self.names[pred.id]}[()]:")
+            with self.loop.indent():
+                self.loop.line("break")
+            self._emit(body_plan, "")
+            self._carry_update(body.outputs, body.outputs)
+        self._finish([f"s{j} = i{j}.copy()" for j in range(nc)], "    while True:\n",
+                     [f"s{j}" for j in range(nc)])
+        return self
+
+    # -- generating the function ---------------------------------------------------------
+    def _constvars(self, ir):
         for v, c in zip(ir.constvars, ir.consts):
-            names[v.id] = self._extra(params, np.asarray(c))
-        pre, loop = IndentedBuffer(), IndentedBuffer()
-        owned: set[int] = set()  # buffers allocated before the loop, written in it by one step
-        # values equal in every iteration: steps reading only these run once, before the
-        # loop (lowering adds such steps: the transposed copy of an invariant matrix)
-        invariant = {v.id for v in ir.inputs[num_carry:]} | {v.id for v in ir.constvars}
-        kernel_outputs = {v.id for s in plan.steps if isinstance(s, Kernel) for v in s.outputs}
-        with pre.indent(), loop.indent(), loop.indent():
-            for step_no, step in enumerate(plan.steps):
-                outputs = step_outputs(step)
-                in_loop = not all(v.id in invariant for v in step_inputs(step))
-                body = loop if in_loop else pre
-                if not in_loop:
-                    invariant.update(v.id for v in outputs)
-                if isinstance(step, Kernel):
-                    call = _KernelCall(step, names, self.namespace, kernel_outputs, set(),
-                                       num_threads, step_no, IndentedBuffer())
-                    if call.parallel:
-                        raise _NotNative(f"kernel {call.ck.name} is worth splitting across threads")
-                    self.callees[call.kname] = call.ck
-                    for v in call.ks.out_vars:
-                        pre.line(f"{names[v.id]} = {_empty(v)}")
-                        if in_loop:
-                            owned.add(v.id)
-                    extent = 1 if call.extent is None else call.extent
-                    body.line(f"{call.kname}(0, {extent}, {', '.join(call.args)}){call.comment}")
-                    continue
-                eq = step.equation
-                out = eq.outputs[0]
-                ins = [a if isinstance(a, Literal) else names[a.id] for a in eq.inputs]
-                if all(isinstance(a, Literal) for a in eq.inputs) and not eq.primitive.multiple_results:
-                    value = np.asarray(eq.primitive.impl(*[a.value for a in eq.inputs], **eq.params))
-                    names[out.id] = self._extra(params, value)
-                    continue
-                if any(isinstance(a, Literal) for a in ins):
-                    raise _NotNative(f"{eq.primitive.name} of a literal")
-                name = names[out.id] = f"b{out.id}"
-                if isinstance(step, ViewStep) and eq.primitive in RESHAPE_LIKE:
-                    body.line(f"{name} = {ins[0]}.reshape({tuple(out.aval.shape)!r})")
-                elif (isinstance(step, ViewStep) and eq.primitive is transpose_p
-                      and tuple(eq.params["permutation"]) == (1, 0)):
-                    # a copy, so that later reshapes of it are views in Numba too. (Numba
-                    # compiles x.transpose(axes) in some 6 s, x.T.copy() in a fraction.)
-                    body.line(f"{name} = {ins[0]}.T.copy()")
-                elif isinstance(step, LibraryStep) and _plain_dot(eq) is not None:
-                    if _split_matmul_operands(eq, num_threads) is not None:
-                        raise _NotNative("a matrix product worth splitting across threads")
-                    (lc, rc), _ = eq.params["dimension_numbers"]
-                    a = f"{ins[0]}.T" if eq.inputs[0].aval.ndim == 2 and lc[0] == 0 else ins[0]
-                    b = f"{ins[1]}.T" if eq.inputs[1].aval.ndim == 2 and rc[0] == 1 else ins[1]
-                    pre.line(f"{name} = {_empty(out)}")
-                    if in_loop:
-                        owned.add(out.id)
-                    if out.aval.ndim:
-                        body.line(f"np.dot({a}, {b}, {name})  # {eq.primitive.name}")
-                    else:
-                        body.line(f"{name}[()] = np.dot({a}, {b})  # {eq.primitive.name}")
-                elif isinstance(step, LibraryStep) and eq.primitive is loop_p:
-                    inner = NativeLoop(fusion.plan(lower_loop_body(eq.params["body"], eq.params["num_carry"])),
-                                       eq.params["num_carry"], num_threads)
-                    fname = f"_loop{step_no}"
-                    self.namespace[fname] = inner.function()
-                    self.callees[fname] = inner
-                    extra = [self._extra(params, x) for x in inner.extra_args]
-                    outs = [f"b{v.id}" for v in eq.outputs]
-                    for v, o in zip(eq.outputs, outs):
-                        names[v.id] = o
-                    body.line(f"{', '.join(outs)}, = {fname}({eq.params['length']}, "
-                              f"{', '.join(ins + extra)})  # {inner.name}")
-                else:
-                    raise _NotNative(f"{eq.primitive.name} is not run natively")
-            self._carry_update(ir, num_carry, names, owned, loop)
-            results = [f"s{j}" for j in range(num_carry)]
-            for j, a in enumerate(ir.outputs[num_carry:]):
-                if isinstance(a, Literal):
-                    raise _NotNative("a constant result")
-                results.append(f"{names[a.id]}.copy()")
+            self.names[v.id] = self._extra(np.asarray(c))
+
+    def _ref(self, a) -> str:
+        if isinstance(a, Literal):
+            return self._extra(np.asarray(a.value))
+        return self.names[a.id]
+
+    def _finish(self, prologue, loop_head, results):
         src = IndentedBuffer()
-        src.line(f"def loop(length, {', '.join(params)}):")
+        length = ["length"] if self.takes_length else []
+        src.line(f"def loop({', '.join(length + self.params)}):")
         with src.indent():
-            for j in range(num_carry):
-                src.line(f"s{j} = i{j}.copy()")
-        self.source = (src.text() + pre.text() + "    for _ in range(length):\n" + loop.text()
+            for line in prologue:
+                src.line(line)
+        self.source = (src.text() + self.pre.text() + loop_head + self.loop.text()
                        + f"    return ({', '.join(results)}{',' if len(results) == 1 else ''})\n")
 
-    def _extra(self, params, value) -> str:
+    def _emit(self, plan, prefix: str):
+        """The plan's steps: into the loop, or before it when they read invariants only."""
+        from nbad.codegen.driver import _KernelCall, _plain_dot, _split_matmul_operands
+
+        names, pre, invariant = self.names, self.pre, self.invariant
+        kernel_outputs = {v.id for s in plan.steps if isinstance(s, Kernel) for v in s.outputs}
+        for step_no, step in enumerate(plan.steps):
+            idx = f"{prefix}{step_no}"
+            outputs = step_outputs(step)
+            in_loop = not all(v.id in invariant for v in step_inputs(step))
+            body = self.loop if in_loop else pre
+            if not in_loop:
+                invariant.update(v.id for v in outputs)
+            if isinstance(step, Kernel):
+                call = _KernelCall(step, names, self.namespace, kernel_outputs, set(),
+                                   self.num_threads, idx, IndentedBuffer())
+                if call.parallel:
+                    raise _NotNative(f"kernel {call.ck.name} is worth splitting across threads")
+                self.callees[call.kname] = call.ck
+                for v in call.ks.out_vars:
+                    pre.line(f"{names[v.id]} = {_empty(v)}")
+                    if in_loop:
+                        self.owned.add(v.id)
+                extent = 1 if call.extent is None else call.extent
+                body.line(f"{call.kname}(0, {extent}, {', '.join(call.args)}){call.comment}")
+                continue
+            eq = step.equation
+            out = eq.outputs[0]
+            if all(isinstance(a, Literal) for a in eq.inputs) and not eq.primitive.multiple_results:
+                value = np.asarray(eq.primitive.impl(*[a.value for a in eq.inputs], **eq.params))
+                names[out.id] = self._extra(value)
+                continue
+            if isinstance(step, LibraryStep) and eq.primitive in NATIVE:
+                NATIVE[eq.primitive](self, eq, body, idx)
+                continue
+            if any(isinstance(a, Literal) for a in eq.inputs):
+                raise _NotNative(f"{eq.primitive.name} of a literal")
+            ins = [names[a.id] for a in eq.inputs]
+            name = names[out.id] = f"b{out.id}"
+            if isinstance(step, ViewStep) and eq.primitive in RESHAPE_LIKE:
+                body.line(f"{name} = {ins[0]}.reshape({tuple(out.aval.shape)!r})")
+            elif (isinstance(step, ViewStep) and eq.primitive is transpose_p
+                  and tuple(eq.params["permutation"]) == (1, 0)):
+                # a copy, so that later reshapes of it are views in Numba too. (Numba
+                # compiles x.transpose(axes) in some 6 s, x.T.copy() in a fraction.)
+                body.line(f"{name} = {ins[0]}.T.copy()")
+            elif isinstance(step, LibraryStep) and _plain_dot(eq) is not None:
+                if _split_matmul_operands(eq, self.num_threads) is not None:
+                    raise _NotNative("a matrix product worth splitting across threads")
+                (lc, rc), _ = eq.params["dimension_numbers"]
+                a = f"{ins[0]}.T" if eq.inputs[0].aval.ndim == 2 and lc[0] == 0 else ins[0]
+                b = f"{ins[1]}.T" if eq.inputs[1].aval.ndim == 2 and rc[0] == 1 else ins[1]
+                pre.line(f"{name} = {_empty(out)}")
+                if in_loop:
+                    self.owned.add(out.id)
+                if out.aval.ndim:
+                    body.line(f"np.dot({a}, {b}, {name})  # {eq.primitive.name}")
+                else:
+                    body.line(f"{name}[()] = np.dot({a}, {b})  # {eq.primitive.name}")
+            else:
+                raise _NotNative(f"{eq.primitive.name} is not run natively")
+
+    def _call_nested(self, eq, inner, body, idx, length_arg):
+        fname = f"_loop{idx}"
+        self.namespace[fname] = inner.function()
+        self.callees[fname] = inner
+        args = [self._ref(a) for a in eq.inputs] + [self._extra(x) for x in inner.extra_args]
+        outs = [f"b{v.id}" for v in eq.outputs]
+        for v, o in zip(eq.outputs, outs):
+            self.names[v.id] = o
+        body.line(f"{', '.join(outs)}, = {fname}({', '.join(length_arg + args)})  # {inner.name}")
+
+    def _extra(self, value) -> str:
         name = f"k{len(self.extra_args)}"
         self.extra_args.append(value)
-        params.append(name)
+        self.params.append(name)
         return name
 
-    @staticmethod
-    def _carry_update(ir, num_carry, names, owned, loop):
+    def _carry_update(self, outs, all_outputs):
         """Next carries: buffers the body owns are swapped in; others are copied."""
-        outs = ir.outputs[:num_carry]
         counts: dict = {}
-        for a in ir.outputs:
+        for a in all_outputs:
             if isinstance(a, Var):
                 counts[a.id] = counts.get(a.id, 0) + 1
         copies, swaps = [], []
         for j, a in enumerate(outs):
             if isinstance(a, Literal):
                 raise _NotNative("a constant carry")
-            if a.id in owned and counts[a.id] == 1:
-                swaps.append(f"s{j}, {names[a.id]} = {names[a.id]}, s{j}")
+            if a.id in self.owned and counts[a.id] == 1:
+                swaps.append(f"s{j}, {self.names[a.id]} = {self.names[a.id]}, s{j}")
             else:
-                loop.line(f"t{j} = {names[a.id]}.copy()")
+                self.loop.line(f"t{j} = {self.names[a.id]}.copy()")
                 copies.append(f"s{j} = t{j}")
         for line in swaps + copies:
-            loop.line(line)
+            self.loop.line(line)
 
+    # -- compiling and calling it --------------------------------------------------------
     @property
     def kernels(self) -> list:
         """What this loop runs, its own function first: for lower().source and the
@@ -229,7 +358,7 @@ class NativeLoop:
         return self.source
 
     def function(self):
-        """The compiled Numba function: loop(length, *operands, *extra_args)."""
+        """The compiled Numba function: loop([length,] *operands, *extra_args)."""
         key = self.source + "\n# " + repr(sorted(
             (k, type(v).__name__, repr(v)) for k, v in self.namespace.items() if k.startswith("_c")))
         found = _NATIVE.get(key)
@@ -261,12 +390,26 @@ class NativeLoop:
         exec(compile(self.source, filename, "exec"), namespace)
         return numba.njit(nogil=True)(namespace["loop"])
 
-    def runner(self, length: int):
+    def runner(self, length):
         fn, extra = self.function(), tuple(self.extra_args)
+        lead = () if length is None else (length,)
 
         def run(*args):
-            return fn(length, *[np.asarray(a, order="C") for a in args], *extra)
+            return fn(*lead, *[np.asarray(a, order="C") for a in args], *extra)
 
         run.source = self.source  # a native loop's (the Python-loop fallback has none)
         run.kernels = self.kernels
         return run
+
+
+def _nested_scan(outer, eq, body, idx):
+    inner = NativeLoop.scan(_scan_plan(eq.params), eq.params, outer.num_threads)
+    outer._call_nested(eq, inner, body, idx, [str(eq.params["length"])])
+
+
+def _nested_while(outer, eq, body, idx):
+    inner = NativeLoop.while_loop(*_while_plans(eq.params), eq.params, outer.num_threads)
+    outer._call_nested(eq, inner, body, idx, [])
+
+
+NATIVE = {scan_p: _nested_scan, while_p: _nested_while}

@@ -371,10 +371,10 @@ def _short_row_matrix(eq: Equation, invariant_ids: set):
 
 
 @ir_pass
-def lower_loop_body(body: IR, num_carry: int) -> IR:
-    """lower_for_cpu for the body of a loop (rules/loop.py): operands after the
-    carries are the same in every iteration."""
-    invariant_ids = {v.id for v in body.inputs[num_carry:]} | {v.id for v in body.constvars}
+def lower_loop_body(body: IR, invariant_ids: set) -> IR:
+    """lower_for_cpu for the body of a loop (rules/scan.py, while_loop.py): the
+    inputs `invariant_ids` are the same in every step."""
+    invariant_ids = set(invariant_ids) | {v.id for v in body.constvars}
     return lower_for_cpu(transpose_invariant_matrices(body, invariant_ids))
 
 

@@ -1,10 +1,10 @@
-"""Loop rerolling: a Python loop traced inside jit becomes one `loop` equation.
+"""Loop rerolling: a Python loop traced inside jit becomes one `scan` equation.
 
 Tracing runs a Python loop, so `for _ in range(250): w = w - lr * grad(loss)(w)`
 reaches the IR as 250 copies of the step, one after another. Compiled as
 they are, each copy is its own kernels and library calls, dispatched from
 Python one by one, and the program takes seconds to compile. This pass finds
-such a repetition and folds it back into a `loop` (rules/loop.py) whose body
+such a repetition and folds it back into a `scan` (rules/scan.py) whose body
 is one iteration; codegen/loops.py runs it as a native loop.
 
 What counts as a repetition: equations [s, s + N*P) are N copies of the same
@@ -39,7 +39,8 @@ from __future__ import annotations
 import numpy as np
 
 from nbad.core.ir import IR, Equation, Literal, Var, print_ir
-from nbad.rules.loop import loop_p
+from nbad.rules.scan import scan_p
+from nbad.rules.shape import broadcast_in_dim_p
 from nbad.transforms.simplify import _atom_key, simplify
 from nbad.core.typecheck import ir_pass
 
@@ -284,6 +285,21 @@ def _build(equations, start, period, trips, template, init, last_use):
     for a, v in zip(inits, carry_in):
         if a.aval != v.aval:
             return None  # e.g. a weakly typed initial value: leave the copies unrolled
+    # the values read after the loop of its last iteration are carries the body does
+    # not read, started at zero
+    zero_eqs, extra_in = [], []
+    for o, k in extras:
+        aval = last[o].outputs[k].aval
+        extra_in.append(Var(aval))
+        if aval.shape:
+            zero = Var(aval)
+            zero_eqs.append(Equation(broadcast_in_dim_p, [Literal(0, aval.update(shape=()))], [zero],
+                                     {"shape": tuple(aval.shape), "broadcast_dimensions": ()}))
+            inits.append(zero)
+        else:
+            inits.append(Literal(0, aval))
+    carry_in += extra_in
+    carried = carried + extras
     body = simplify(IR(carry_in + inv_in, body_eqs, body_outs, name="loop_body"))
     if (all(eq.primitive.kind == "elementwise" for eq in body.equations)
             and trips * len(body.equations) <= FUSED_UNROLL_MAX):
@@ -291,10 +307,11 @@ def _build(equations, start, period, trips, template, init, last_use):
     (outer_eqs, invariants), body = _hoist_invariants(body, len(carried), inv_in,
                                                       [outer_vars[i] for i in invariant_ids])
     body = reroll(body)  # nested Python loops
-    loop_outs = [last[o].outputs[k] for o, k in carried + extras]
-    loop_eq = Equation(loop_p, inits + invariants, loop_outs,
-                       {"body": body, "length": trips, "num_carry": len(carried)})
-    return outer_eqs + [loop_eq]
+    loop_outs = [last[o].outputs[k] for o, k in carried]
+    loop_eq = Equation(scan_p, inits + invariants, loop_outs,
+                       {"body": body, "length": trips, "num_carry": len(carried), "num_xs": 0,
+                        "reverse": False})
+    return zero_eqs + outer_eqs + [loop_eq]
 
 
 def _clone_constants(before: list, ids: list, into: list) -> dict:

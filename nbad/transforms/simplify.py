@@ -136,9 +136,49 @@ def simplify(ir: IR) -> IR:
 
 
 @ir_pass
+def merge_extended(ir: IR) -> IR:
+    """Of two equations where one computes every result of the other and more
+    (its primitive's `extends`: the forward scan of a vjp, which also stacks its
+    residuals, and the scan that computed the primal values), only the larger
+    one is kept, at the place of the earlier one."""
+    candidates = [j for j, eq in enumerate(ir.equations) if hasattr(eq.primitive, "extends")]
+    if len(candidates) < 2:
+        return ir
+    equations = list(ir.equations)
+    subst: dict[int, Var] = {}
+    dropped: set = set()
+    for pos, j in enumerate(candidates):
+        for k in candidates[pos + 1:]:
+            if j in dropped or k in dropped:
+                continue
+            a, b = equations[j], equations[k]
+            if a.primitive is not b.primitive:
+                continue
+            if a.primitive.extends(b, a):  # the later one is larger: it moves up
+                equations[j] = Equation(b.primitive, b.inputs, a.outputs + b.outputs[len(a.outputs):],
+                                        b.params)
+                subst.update((v.id, w) for v, w in zip(b.outputs, a.outputs))
+                dropped.add(k)
+            elif a.primitive.extends(a, b):
+                subst.update((v.id, w) for v, w in zip(b.outputs, a.outputs))
+                dropped.add(k)
+    if not dropped:
+        return ir
+
+    def read(x):
+        return subst.get(x.id, x) if isinstance(x, Var) else x
+
+    kept = [Equation(eq.primitive, [read(x) for x in eq.inputs], eq.outputs, eq.params)
+            for j, eq in enumerate(equations) if j not in dropped]
+    return IR(ir.inputs, kept, [read(x) for x in ir.outputs], ir.constvars, ir.consts, name=ir.name)
+
+
+@ir_pass
 def remove_dead_code(ir: IR) -> IR:
     """`ir` without the equations (and constvars) no result depends on: all
-    primitives are pure."""
+    primitives are pure. Equations one of which computes the other's results
+    are merged first (merge_extended)."""
+    ir = merge_extended(ir)
     live = {a.id for a in ir.outputs if isinstance(a, Var)}
     kept = []
     for eq in reversed(ir.equations):
