@@ -15,9 +15,12 @@ One call of a jitted function, top to bottom:
 """
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
+import threading
 import time
+import uuid
 
 import numpy as np
 
@@ -30,7 +33,6 @@ from nbad.core.ir import IR
 from nbad.core.trace import Tracer, eval_ir, trace_to_ir
 from nbad.errors import NbadOverflowError, NbadTypeError, NbadValueError
 from nbad.transforms.reroll import reroll
-from nbad.transformation import rebuild, recipe_id
 from nbad.transforms.simplify import remove_dead_code, simplify
 
 _ndarray = np.ndarray
@@ -99,6 +101,40 @@ class _Signature:
             if 0 <= n < len(self.params) and self.params[n].kind == self.params[n].POSITIONAL_OR_KEYWORD:
                 out.append(self.params[n].name)
         return tuple(out)
+
+
+# -- pickling by recipe ------------------------------------------------------------------
+# A jitted function pickles as (jit, its function, its options) and an id given when it is
+# first pickled, never with compiled state: cloudpickle (Dask's serialiser) ships
+# `jit(vmap(grad(f)))` to a worker by reference to f (by value for closures and lambdas,
+# whose cells hold no compiled state either: grad and vmap return plain functions, as JAX's
+# do). A process that unpickles the same id again gets the object it rebuilt the first time,
+# with its compiled programs: a Dask worker does not trace a program again for every task.
+_MAX_REBUILT = 256  # jitted functions kept per process by id, least recently used dropped
+_rebuilt: "collections.OrderedDict[str, JitFunction]" = collections.OrderedDict()
+_rebuilt_lock = threading.Lock()
+
+
+def _recipe_id(jf) -> str:
+    uid = jf.__dict__.get("_recipe_id")
+    if uid is None:
+        uid = jf.__dict__["_recipe_id"] = uuid.uuid4().hex
+    return uid
+
+
+def _rebuild_jit(uid, fun, options):
+    with _rebuilt_lock:
+        jf = _rebuilt.get(uid)
+        if jf is not None:
+            _rebuilt.move_to_end(uid)
+            return jf
+    jf = jit(fun, **options)
+    jf.__dict__["_recipe_id"] = uid  # pickled again from here, it keeps its id
+    with _rebuilt_lock:
+        jf = _rebuilt.setdefault(uid, jf)
+        while len(_rebuilt) > _MAX_REBUILT:
+            _rebuilt.popitem(last=False)
+    return jf
 
 
 _programs_compiled = 0  # programs this process traced and planned for jit (kernels may come from disk)
@@ -317,10 +353,10 @@ class JitFunction:
     def __reduce__(self):
         # By recipe, never with compiled state (nbad/transformation.py): the receiving
         # process compiles on first use or loads the kernels from its disk cache.
-        return (rebuild, (recipe_id(self), jit, (self._fun,), self._options))
+        return (_rebuild_jit, (_recipe_id(self), self._fun, self._options))
 
     def __dask_tokenize__(self):
-        return ("nbad.jit", recipe_id(self))
+        return ("nbad.jit", _recipe_id(self))
 
     def __get__(self, obj, objtype=None):
         if obj is None:

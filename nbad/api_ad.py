@@ -20,7 +20,6 @@ from nbad.core.trace import Tracer, wrap_eager
 from nbad.errors import NbadTypeError, NbadValueError
 from nbad.api import check_callable
 from nbad.transforms import ad
-from nbad.transformation import pickled_as_recipe
 
 
 def _fn_name(fun) -> str:
@@ -144,7 +143,6 @@ def _split_args(fun, args, argnums):
     return partial_fun, tuple(args[i] for i in argnums)
 
 
-@pickled_as_recipe
 def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False, reduce_axes=()):
     """f -> (x -> (f(x), ∇f(x))); see nbad.grad."""
     check_callable(fun, "value_and_grad")
@@ -190,7 +188,6 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
     return value_and_grad_f
 
 
-@pickled_as_recipe
 def grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False, reduce_axes=()):
     """The gradient of a scalar function with respect to argument(s) `argnums`."""
     check_callable(fun, "grad")
@@ -295,7 +292,6 @@ def _float0_block(oa, ia):
     return np.zeros(oa.shape + ia.shape, dtype=ad.FLOAT0)
 
 
-@pickled_as_recipe
 def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     """The Jacobian by reverse mode: vmap of the vjp over the output's basis (DESIGN §6)."""
     check_callable(fun, "jacrev")
@@ -331,7 +327,6 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     return jacrev_f
 
 
-@pickled_as_recipe
 def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
     """The Jacobian by forward mode: vmap of the jvp over the input's basis (DESIGN §6)."""
     check_callable(fun, "jacfwd")
@@ -365,7 +360,6 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False):
     return jacfwd_f
 
 
-@pickled_as_recipe
 def hessian(fun, argnums=0, has_aux=False, holomorphic=False):
     """jacfwd(jacrev(fun)), as in JAX."""
     check_callable(fun, "hessian")

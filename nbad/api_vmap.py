@@ -29,7 +29,6 @@ from nbad.errors import NbadTypeError, NbadValueError
 from nbad.numpy._core import aval_of
 from nbad.rules.map import bind_map
 from nbad.transforms.simplify import simplify
-from nbad.transformation import pickled_as_recipe
 
 _ARRAY_TYPES = (np.ndarray, np.generic, Tracer)
 
@@ -251,7 +250,6 @@ def _is_static(arg) -> bool:
 
 
 
-@pickled_as_recipe
 def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_name=None):
     """Vectorise `fun` over the axes `in_axes` of its arguments (JAX's vmap)."""
     check_callable(fun, "vmap")

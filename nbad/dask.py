@@ -17,11 +17,13 @@ dashboard, retries of tasks lost with a worker, and resource limits apply
 unchanged. Work runs as `jit(vmap(f))` / `jit(grad(loss))` on whole chunks, so
 a task amortises its dispatch over many examples.
 
-The compiled function enters each graph once, as a data node that every task
-depends on: a worker deserialises it once and keeps its compiled programs for
-all of its tasks (transformed functions pickle as their recipe, never with
-compiled state: nbad/transformation.py). A worker compiles each program at
-most once, or loads its kernels from the node's disk cache.
+The jitted function enters each graph once, as a data node that every task
+depends on, and the same jitted object serves every graph built from one
+function: it pickles as its recipe and an id, never with compiled state, and a
+worker that unpickles an id it has seen reuses the object it rebuilt, with its
+compiled programs (nbad/api.py). So a worker compiles each program at most
+once (its kernels from the node's disk cache once any process there compiled
+them), however many tasks and sweeps it runs.
 """
 from __future__ import annotations
 
