@@ -346,7 +346,11 @@ def _record_program(fun, avals, compiled, kernels, seconds, compiled_now):
     path = os.path.join(pdir, "meta.json")
     now = time.time()
     meta = None
-    raw = cache_trust.read_own_file(path)  # UntrustedFile: first_call warns
+    try:
+        raw = cache_trust.read_own_file(path)
+    except cache_trust.UntrustedFile as e:
+        _warn(("meta", path), f"nbad: cache metadata {path} is not nbad's ({e}); replaced")
+        raw = None
     if raw is not None:
         try:
             meta = cache_entries.clean_meta(json.loads(raw.decode()))

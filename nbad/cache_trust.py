@@ -139,8 +139,10 @@ def check_root(root, subdirs, create=True) -> str | None:
 def read_own_file(path) -> bytes | None:
     """The bytes of the regular file `path` if the user owns it (its mode
     tightened to 0600 if looser); None if there is no such file; UntrustedFile
-    for a symlink, a directory or another user's file."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    for a symlink, a directory, a FIFO or device, or another user's file."""
+    # O_NONBLOCK: opening a FIFO planted in the cache must not hang the process
+    flags = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+             | getattr(os, "O_BINARY", 0))
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:

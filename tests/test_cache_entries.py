@@ -77,6 +77,19 @@ def test_next_run_after_clearing_around_user_files(warm, tmp_path):
 
 # -- a directory where a file belongs --------------------------------------------------------
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
+def test_named_pipe_in_place_of_a_file_does_not_hang(warm, use_dir, capsys):
+    use_dir(warm)
+    files = _entry_files(warm)
+    for path in (files["nbc"], files["meta"]):
+        os.unlink(path)
+        os.mkfifo(path)
+    r = run_script(warm)
+    assert r["ok"] and r["misses"] == 1 and len(r["warnings"]) == 2, r
+    rc, out, _ = _cli(capsys, "cache", "list")
+    assert rc == 0 and "selu" in out  # both replaced by nbad's files
+
+
 @pytest.mark.parametrize("which", ["nbc", "nbi", "module"])
 def test_directory_in_place_of_a_file_does_not_crash(warm, which):
     files = _entry_files(warm)
