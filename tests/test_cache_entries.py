@@ -133,6 +133,9 @@ def test_cli_survives_malformed_meta(warm, use_dir, capsys, tmp_path, body):
     for sort in cli._SORT_KEYS:
         rc, out, _ = _cli(capsys, "cache", "list", "--sort", sort)
         assert rc == 0 and key[:12] in out
+    if body == "malformed":  # every field listed but the key is malformed: shown as "?"
+        row = next(line for line in out.splitlines() if line.startswith(key[:12]))
+        assert row.split()[1:] == ["?"] * 7
     rc, out, _ = _cli(capsys, "cache", "show", key[:8])
     assert rc == 0 and key in out and "TOP SECRET" not in out
     if body == "malformed":
