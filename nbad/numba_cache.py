@@ -98,7 +98,11 @@ class SignedCacheFile:
         return payload
 
     def flush(self):
-        pass
+        """Forget everything saved (Dispatcher.recompile calls this): delete the
+        files this process knows."""
+        for path in self.files:
+            cache_trust.remove_own_file(path)
+        self.files.clear()
 
 
 def attach(dispatcher, cache_path, secret, on_reject):

@@ -212,3 +212,17 @@ def test_cache_removed_while_running_is_recreated_private(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(glob.glob(os.path.join(d, "kernels", "k_*.py"))) == 1
     assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
+
+
+def test_recompile_replaces_the_saved_machine_code(tmp_path, monkeypatch):
+    """Dispatcher.recompile flushes the cache: the kernel compiles afresh
+    instead of loading what it saved."""
+    from nbad.config import config
+
+    monkeypatch.setitem(config._values, "cache_dir", str(tmp_path / "cache"))
+    d, name = cache.kernel_dispatcher("def kernel(x):\n    return x + 1\n", "nogil=True")
+    assert d(1) == 2
+    (path,) = cache._signed[name].paths()
+    d.recompile()
+    assert d(2) == 3 and sum(d.stats.cache_misses.values()) == 2  # compiled, not loaded
+    assert sum(d.stats.cache_hits.values()) == 0 and os.path.exists(path)  # and saved again
