@@ -197,7 +197,9 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
     filename = f"<nbad-program {ir.name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)
-    return Program(namespace["program"], source, kernels, plan)
+    # (popped: a driver that held itself in its globals would be freed only by
+    # the cyclic gc, and its kept buffers with it: recycle.py)
+    return Program(namespace.pop("program"), source, kernels, plan)
 
 
 def _dtype_global(namespace, var) -> str:

@@ -15,7 +15,8 @@ signature) and PROCESS_MAX_BYTES of both in all. Over a bound, what was given
 back longest ago is let go first, but never what the call that just ended gave
 back (the next call of a program larger than the bound still reuses its
 buffers). Kept buffers belong to their program: when the jitted function, and
-so the program, is dropped they are freed with it and leave the count.
+so the program, is dropped they are freed with it (by reference counting: the
+driver holds no cycle, driver.build_program) and leave the count.
 """
 from __future__ import annotations
 
