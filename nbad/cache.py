@@ -100,6 +100,15 @@ def _trusted(root) -> bool:
     return _trust[root] is None
 
 
+def _recheck(root, subdir):
+    """If `subdir` of the cache is gone (removed while this process ran), check
+    the whole directory again before recreating it."""
+    if not os.path.isdir(subdir):
+        reason = cache_trust.check_root(root, SUBDIRS)
+        if reason is not None:
+            raise cache_trust.UntrustedFile(reason)
+
+
 def default_dir() -> str:
     if sys.platform == "win32":
         base = os.environ.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
@@ -213,8 +222,7 @@ def _kernel_dispatcher(module_source, flags):
     root = cache_dir()
     kdir = _kernels_dir(root)
     pycache = os.path.join(kdir, "__pycache__")
-    for d in (kdir, pycache):  # (again: another process may have removed them)
-        cache_trust.private_dir(d)
+    _recheck(root, pycache)
     path = os.path.join(kdir, name + ".py")
     try:
         data = cache_trust.read_own_file(path)
@@ -332,13 +340,17 @@ def _record_program(fun, avals, compiled, kernels, seconds, compiled_now):
     key = hashlib.sha256(json.dumps(
         {"module": module, "function": qualname, "avals": aval_texts, "target": TARGET,
          "ir": ir_text, "key": key_material()}, sort_keys=True).encode()).hexdigest()
-    cache_trust.private_dir(_programs_dir())
+    _recheck(cache_dir(), _programs_dir())
     pdir = os.path.join(_programs_dir(), key)
     cache_trust.private_dir(pdir)
     path = os.path.join(pdir, "meta.json")
     now = time.time()
     meta = None
-    raw = cache_trust.read_own_file(path)  # UntrustedFile: first_call warns
+    try:
+        raw = cache_trust.read_own_file(path)
+    except cache_trust.UntrustedFile as e:
+        _warn(("meta", path), f"nbad: cache metadata {path} is not nbad's ({e}); replaced")
+        raw = None
     if raw is not None:
         try:
             meta = cache_entries.clean_meta(json.loads(raw.decode()))

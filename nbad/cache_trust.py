@@ -4,9 +4,11 @@ Whoever can write the cache directory can make nbad run code as you (Numba's
 machine code is loaded from it). So, as ssh does with ~/.ssh and pip with its
 cache, nbad uses a cache directory only when it and the directories nbad uses
 below it (kernels/, kernels/__pycache__/, programs/) are owned by the current
-user and writable by nobody else, and no directory above it lets another
-user replace it (owned by the user or root; writable by others only with the
-sticky bit, as /tmp is). nbad creates its directories 0700 and its files 0600,
+user and writable by nobody else, and no directory above it belongs to another
+user (root aside) or is writable by everyone without the sticky bit /tmp has:
+they could replace the cache. (A group-writable parent, common for shared
+project folders, is accepted: the cache itself is checked at the start of
+every process.) nbad creates its directories 0700 and its files 0600,
 and tightens the mode of a directory or file it owns that is group- or
 world-writable (left so by an old version or a umask of 000). A directory it
 cannot trust (another user's, a shared 0777 one) turns the cache off for the
@@ -139,8 +141,10 @@ def check_root(root, subdirs, create=True) -> str | None:
 def read_own_file(path) -> bytes | None:
     """The bytes of the regular file `path` if the user owns it (its mode
     tightened to 0600 if looser); None if there is no such file; UntrustedFile
-    for a symlink, a directory or another user's file."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    for a symlink, a directory, a FIFO or device, or another user's file."""
+    # O_NONBLOCK: opening a FIFO planted in the cache must not hang the process
+    flags = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+             | getattr(os, "O_BINARY", 0))
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:

@@ -183,14 +183,21 @@ def cmd_cache_list(args):
         if m.get("broken"):
             rows.append([m["key"][:12], "(unreadable meta.json)", "-", "-", "-", "-", "-", "-"])
             continue
-        rows.append([m["key"][:12], m.get("function", "?"), " ".join(m.get("avals", [])) or "()",
-                     m.get("target", "?"), _fmt_bytes(m.get("size_bytes", 0)),
-                     _fmt_seconds(m.get("compile_seconds")), m.get("hits", 0),
-                     _fmt_when(m.get("last_used"))])
+        rows.append(_malformed_as_unknown(m, [
+            ("key", m["key"][:12]), ("function", m.get("function", "?")),
+            ("avals", " ".join(m.get("avals", [])) or "()"), ("target", m.get("target", "?")),
+            ("size_bytes", _fmt_bytes(m.get("size_bytes", 0))),
+            ("compile_seconds", _fmt_seconds(m.get("compile_seconds"))),
+            ("hits", m.get("hits", 0)), ("last_used", _fmt_when(m.get("last_used")))]))
     print(_table(["KEY", "FUNCTION", "ARGUMENTS", "TARGET", "SIZE", "COMPILE", "HITS", "LAST USED"],
                  rows))
     print(f"\n{len(metas)} program(s) in {cache.cache_dir()}")
     return 0
+
+
+def _malformed_as_unknown(meta, fields):
+    """The values of (meta.json field, shown value) pairs, "?" for a malformed field."""
+    return ["?" if name in meta["invalid"] else value for name, value in fields]
 
 
 def cmd_cache_show(args):
@@ -207,18 +214,23 @@ def cmd_cache_show(args):
     if m["invalid"]:
         print(f"(malformed meta.json fields, not shown: {', '.join(m['invalid'])}; the entry is "
               "rebuilt on next use)\n")
-    fields = [("key", m["key"]), ("function", f"{m.get('module', '')}.{m.get('function', '')}"),
-              ("arguments", " ".join(m.get("avals", [])) or "()"), ("target", m.get("target")),
-              ("size", _fmt_bytes(m.get("size_bytes"))),
-              ("compile time", _fmt_seconds(m.get("compile_seconds"))),
-              ("hits", m.get("hits", 0)), ("misses", m.get("misses", 0)),
-              ("created", _fmt_when(m.get("created"))), ("last used", _fmt_when(m.get("last_used"))),
-              ("versions", " ".join(f"{k}={v}" for k, v in (m.get("versions") or {}).items())),
-              ("kernels", ", ".join(k[:18] for k in m.get("kernels", [])) or "-"),
-              ("directory", m.get("dir"))]
-    width = max(len(k) for k, _ in fields)
-    for k, v in fields:
-        print(f"{k:<{width}}  {v}")
+    fields = [("key", "key", m["key"]),
+              ("function", "function", f"{m.get('module', '')}.{m.get('function', '')}"),
+              ("arguments", "avals", " ".join(m.get("avals", [])) or "()"),
+              ("target", "target", m.get("target")),
+              ("size", "size_bytes", _fmt_bytes(m.get("size_bytes"))),
+              ("compile time", "compile_seconds", _fmt_seconds(m.get("compile_seconds"))),
+              ("hits", "hits", m.get("hits", 0)), ("misses", "misses", m.get("misses", 0)),
+              ("created", "created", _fmt_when(m.get("created"))),
+              ("last used", "last_used", _fmt_when(m.get("last_used"))),
+              ("versions", "versions",
+               " ".join(f"{k}={v}" for k, v in (m.get("versions") or {}).items())),
+              ("kernels", "kernels", ", ".join(k[:18] for k in m.get("kernels", [])) or "-"),
+              ("directory", "dir", m.get("dir"))]
+    values = _malformed_as_unknown(m, [(name, value) for _, name, value in fields])
+    width = max(len(label) for label, _, _ in fields)
+    for (label, _, _), v in zip(fields, values):
+        print(f"{label:<{width}}  {v}")
     print("\n# IR\n" + str(m.get("ir", "")).rstrip())
     print("\n# driver (generated Python)\n" + str(m.get("driver", "")).rstrip())
     for name in m.get("kernels", []):

@@ -18,10 +18,13 @@ a hash-prefix collision is a miss, not another signature's code. There is no
 index file: each (kernel, key) is one file, written atomically, so racing
 processes leave one good file.
 
-The Numba privates used (checked by `check_numba_internals`, whose test fails
-loudly when Numba changes them): ``Dispatcher._cache``,
-``Cache._cache_file / _cache_path / _load_overload / _impl.filename_base``,
-``Cache._index_key``, ``numba.core.runtime.rtsys.initialize``. If any is
+Numba offers no public mechanism for this (``cache=True`` is all or nothing;
+NUMBA_CACHE_LOCATOR_CLASSES only moves the files). The Numba privates used
+(checked by `check_numba_internals`, whose test fails loudly when Numba
+changes them): ``Dispatcher._cache`` (what Dispatcher.compile loads from and
+saves to), ``Cache._cache_file / _cache_path / _load_overload /
+_save_overload / _impl.filename_base``, ``Cache._index_key`` (through
+_load_overload), ``numba.core.runtime.rtsys.initialize``. If any is
 missing, `attach` raises and the kernel runs from memory: never from files
 nbad did not check.
 """
@@ -95,7 +98,11 @@ class SignedCacheFile:
         return payload
 
     def flush(self):
-        pass
+        """Forget everything saved (Dispatcher.recompile calls this): delete the
+        files this process knows."""
+        for path in self.files:
+            cache_trust.remove_own_file(path)
+        self.files.clear()
 
 
 def attach(dispatcher, cache_path, secret, on_reject):
@@ -123,6 +130,7 @@ def attach(dispatcher, cache_path, secret, on_reject):
             rtsys.initialize(target_context)
         except Exception:
             target_context.refresh()
+        signed.last = None
         try:
             return fast(sig, target_context)
         except Exception as e:
@@ -149,12 +157,10 @@ def check_numba_internals():
     from numba.core import caching, dispatcher, runtime
 
     problems = []
-    if not hasattr(dispatcher.Dispatcher, "enable_caching"):
-        problems.append("Dispatcher.enable_caching is gone")
-    else:
-        src = inspect.getsource(dispatcher.Dispatcher.enable_caching)
-        if "self._cache = FunctionCache(" not in src:
-            problems.append("Dispatcher no longer keeps its cache in _cache as a FunctionCache")
+    compile_src = inspect.getsource(dispatcher.Dispatcher.compile)
+    for call in ("self._cache.load_overload(", "self._cache.save_overload("):
+        if call not in compile_src:
+            problems.append(f"Dispatcher.compile no longer calls {call[:-1]}")
     for name in ("_load_overload", "_save_overload", "_index_key"):
         if not callable(getattr(caching.Cache, name, None)):
             problems.append(f"numba.core.caching.Cache.{name} is gone")

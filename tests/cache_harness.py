@@ -2,7 +2,6 @@
 NBAD_CACHE_DIR) that jits a few functions and prints a JSON report, and
 helpers to find the cache's files."""
 import glob
-import hashlib
 import json
 import os
 import subprocess

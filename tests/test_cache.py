@@ -4,7 +4,6 @@ import glob
 import hashlib
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys

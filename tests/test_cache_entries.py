@@ -77,6 +77,19 @@ def test_next_run_after_clearing_around_user_files(warm, tmp_path):
 
 # -- a directory where a file belongs --------------------------------------------------------
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
+def test_named_pipe_in_place_of_a_file_does_not_hang(warm, use_dir, capsys):
+    use_dir(warm)
+    files = _entry_files(warm)
+    for path in (files["nbc"], files["meta"]):
+        os.unlink(path)
+        os.mkfifo(path)
+    r = run_script(warm)
+    assert r["ok"] and r["misses"] == 1 and len(r["warnings"]) == 2, r
+    rc, out, _ = _cli(capsys, "cache", "list")
+    assert rc == 0 and "selu" in out  # both replaced by nbad's files
+
+
 @pytest.mark.parametrize("which", ["nbc", "nbi", "module"])
 def test_directory_in_place_of_a_file_does_not_crash(warm, which):
     files = _entry_files(warm)
@@ -86,9 +99,8 @@ def test_directory_in_place_of_a_file_does_not_crash(warm, which):
         os.unlink(path)
     os.mkdir(path)
     os.mkdir(os.path.join(path, "inside"))
-    for _ in range(2):
-        r = run_script(warm)
-        assert r["ok"], r
+    r = run_script(warm)
+    assert r["ok"], r
     if which == "nbi":  # nothing reads a Numba index file
         assert r["hits"] == 1 and r["warnings"] == [], r
     else:  # per process: the entry is unusable (and, for machine code, cannot be written)
@@ -121,6 +133,9 @@ def test_cli_survives_malformed_meta(warm, use_dir, capsys, tmp_path, body):
     for sort in cli._SORT_KEYS:
         rc, out, _ = _cli(capsys, "cache", "list", "--sort", sort)
         assert rc == 0 and key[:12] in out
+    if body == "malformed":  # every field listed but the key is malformed: shown as "?"
+        row = next(line for line in out.splitlines() if line.startswith(key[:12]))
+        assert row.split()[1:] == ["?"] * 7
     rc, out, _ = _cli(capsys, "cache", "show", key[:8])
     assert rc == 0 and key in out and "TOP SECRET" not in out
     if body == "malformed":

@@ -533,8 +533,8 @@ class CompiledKernel:
 
     With the disk cache on (nbad/cache.py), the kernel's module is written to the
     cache (named by the sha256 of its text and key material), checked and
-    imported, and compiled with ``njit(cache=True)`` so a later process loads
-    Numba's machine code instead of compiling; ``disk_name`` is then that
+    imported, and its machine code kept there, signed (nbad/numba_cache.py), so a
+    later process loads it instead of compiling; ``disk_name`` is then that
     module's name. With it off, or if the cache cannot be used, the source is
     exec'd and compiled in memory."""
 

@@ -89,8 +89,10 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
     With `single_output` the driver returns its one result itself, not a tuple.
     Intermediate kernel buffers are pooled: a call takes a set from the
     program's pool and puts it back at the end (list.pop/append are atomic under
-    the GIL, so concurrent or reentrant calls get distinct sets). Fresh large
-    buffers cost page faults on every call — a third of a row softmax's time.
+    the GIL, and a recycle.PoolKeeper locks, so concurrent or reentrant calls get
+    distinct sets). Fresh large buffers cost page faults on every call — a third
+    of a row softmax's time; large sets are kept within the process's bound
+    (recycle.py)
     """
     ir = plan.ir
     names: dict[int, str] = {}
@@ -116,6 +118,11 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
     pooled = intermediates if sum(v.aval.size * v.aval.dtype.itemsize
                                   for v in intermediates) <= POOL_MAX_BYTES else []
     pooled_ids = {v.id for v in pooled}
+    # Large sets count against the process's bound on kept buffers (recycle.py);
+    # small ones stay in a plain list (pop/append: no lock on a microsecond call).
+    kept_in_budget = sum(v.aval.size * v.aval.dtype.itemsize for v in pooled) >= RECYCLE_MIN_BYTES
+    if kept_in_budget:
+        namespace["_pool"] = recycle.PoolKeeper()
     owned: set[int] = set()              # kernel outputs: fresh arrays the user may keep
     library_inputs: dict[int, list] = {}  # library results -> the names they were computed from
     kernels = []
@@ -169,7 +176,7 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
             else:
                 results.append(f"_out({names[a.id]})")
         if pooled:
-            body.line("_pool.append(pool)")
+            body.line("_pool.give(pool)" if kept_in_budget else "_pool.append(pool)")
         for rname, name in namespace.get("_recycled", ()):
             body.line(f"{rname}.give({name})")
         if single_output:
@@ -182,7 +189,7 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
     buf.line(f"def program({', '.join(args)}):")
     with buf.indent():
         if pooled:
-            buf.line("pool = _pool.pop() if _pool else None")
+            buf.line("pool = _pool.take()" if kept_in_budget else "pool = _pool.pop() if _pool else None")
             buf.line("if pool is None:")
             with buf.indent():
                 allocs = [f"_empty({v.aval.shape!r}, {_dtype_global(namespace, v)})" for v in pooled]
@@ -193,7 +200,9 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
     filename = f"<nbad-program {ir.name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)
-    return Program(namespace["program"], source, kernels, plan)
+    # (popped: a driver that held itself in its globals would be freed only by
+    # the cyclic gc, and its kept buffers with it: recycle.py)
+    return Program(namespace.pop("program"), source, kernels, plan)
 
 
 def _dtype_global(namespace, var) -> str:

@@ -1,18 +1,22 @@
-"""Large result buffers reused between calls of a program (driver.py), within
-a budget.
+"""Large buffers a program keeps between calls (driver.py), within a budget.
 
 A fresh multi-megabyte array costs a page fault per 4 KiB on first touch (SELU
 on 10^7 values: 21 ms with huge pages, 51 ms without, 12 ms reusing a buffer),
-so a program keeps the buffers of its large results and reuses one once the
-caller has dropped it. A buffer is reused only when nothing else refers to it:
-the Array returned, and any view of it, holds a reference to the buffer
-(NumPy's base), so sys.getrefcount tells.
+so a program keeps
+- the buffers of its large results (`Recycler`), and reuses one once the caller
+  has dropped it: nothing else refers to it then (the Array returned, and any
+  view of it, holds a reference to the buffer, NumPy's base), which
+  sys.getrefcount tells;
+- its sets of intermediate buffers (`PoolKeeper`), one per concurrent call.
 
-What is kept is bounded: at most KEEP buffers per result, PROGRAM_MAX_BYTES per
-program (one jitted function at one signature) and PROCESS_MAX_BYTES in all;
-over a bound, the buffer given back longest ago is let go first. Kept buffers
-belong to their program: when the jitted function (and so the program) is
-dropped, they are freed with it and leave the process's count.
+What is kept is bounded: at most Recycler.KEEP buffers per result,
+PROGRAM_MAX_BYTES of results per program (one jitted function at one
+signature) and PROCESS_MAX_BYTES of both in all. Over a bound, what was given
+back longest ago is let go first, but never what the call that just ended gave
+back (the next call of a program larger than the bound still reuses its
+buffers). Kept buffers belong to their program: when the jitted function, and
+so the program, is dropped they are freed with it (by reference counting: the
+driver holds no cycle, driver.build_program) and leave the count.
 """
 from __future__ import annotations
 
@@ -28,16 +32,16 @@ PROGRAM_MAX_BYTES = 256 << 20
 PROCESS_MAX_BYTES = 512 << 20
 
 _lock = threading.Lock()
-# every kept buffer, given back longest ago first:
-# (recycler serial, id(buffer)) -> (weakref to its Recycler, bytes, its ProgramBudget)
+# everything kept, given back longest ago first:
+# (keeper serial, id(item)) -> (weakref to its keeper, bytes, its ProgramBudget or None)
 _kept: OrderedDict = OrderedDict()
 _held = [0]                      # bytes in _kept
-_dead: list = []                 # serials of Recyclers freed since the last purge
+_dead: list = []                 # serials of keepers freed since the last purge
 _serials = itertools.count()
 
 
 class ProgramBudget:
-    """The bytes one program's recyclers keep."""
+    """The bytes of results one program keeps."""
 
     __slots__ = ("held",)
 
@@ -46,50 +50,82 @@ class ProgramBudget:
 
 
 def held_bytes() -> int:
-    """Bytes of result buffers kept for reuse in this process."""
+    """Bytes of buffers kept for reuse in this process."""
     with _lock:
         _purge()
         return _held[0]
 
 
 def _purge():
-    """Forget the buffers of recyclers freed since (their programs were dropped)."""
+    """Forget what keepers freed since then (their programs were dropped) kept."""
     if not _dead:
         return
     dead = set()
     while _dead:
         dead.add(_dead.pop())
     for key in [k for k in _kept if k[0] in dead]:
-        _, nbytes, budget = _kept.pop(key)
-        _held[0] -= nbytes
+        _forget(key)
+
+
+def _forget(key):
+    ref, nbytes, budget = _kept.pop(key)
+    _held[0] -= nbytes
+    if budget is not None:
         budget.held -= nbytes
+    return ref
 
 
 def _let_go(key):
-    ref, nbytes, budget = _kept.pop(key)
-    _held[0] -= nbytes
-    budget.held -= nbytes
-    recycler = ref()
-    if recycler is not None:
-        kept = recycler.kept
+    keeper = _forget(key)()
+    if keeper is not None:
+        kept = keeper.kept
         for i in range(len(kept)):
             if id(kept[i]) == key[1]:
                 del kept[i]
                 break
 
 
-class Recycler:
-    """The kept buffers of one large result of a program."""
+class _Keeper:
+    __slots__ = ("kept", "budget", "serial", "ref", "__weakref__")
 
-    __slots__ = ("shape", "dtype", "nbytes", "kept", "budget", "serial", "ref", "__weakref__")
-    KEEP = 2
-
-    def __init__(self, shape, dtype, budget: ProgramBudget):
-        self.shape, self.dtype, self.kept, self.budget = shape, dtype, [], budget
-        self.nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    def __init__(self, budget):
+        self.kept, self.budget = [], budget
         self.serial = serial = next(_serials)
         # list.append is safe from a gc callback; the lock might be held then
         self.ref = weakref.ref(self, lambda _, serial=serial: _dead.append(serial))
+
+    def _keep(self, item, nbytes):
+        """Keep `item` (under _lock), then enforce the bounds."""
+        _purge()
+        self.kept.append(item)
+        newest = (self.serial, id(item))
+        _kept[newest] = (self.ref, nbytes, self.budget)
+        _held[0] += nbytes
+        budget = self.budget
+        if budget is not None:
+            budget.held += nbytes
+        if budget is not None and budget.held > PROGRAM_MAX_BYTES:
+            for key in [k for k, v in _kept.items() if v[2] is budget and k != newest]:
+                if budget.held <= PROGRAM_MAX_BYTES:
+                    break
+                _let_go(key)
+        if _held[0] > PROCESS_MAX_BYTES:
+            for key in [k for k in _kept if k != newest]:
+                if _held[0] <= PROCESS_MAX_BYTES:
+                    break
+                _let_go(key)
+
+
+class Recycler(_Keeper):
+    """The kept buffers of one large result of a program."""
+
+    __slots__ = ("shape", "dtype", "nbytes")
+    KEEP = 2
+
+    def __init__(self, shape, dtype, budget: ProgramBudget):
+        super().__init__(budget)
+        self.shape, self.dtype = shape, dtype
+        self.nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
 
     def take(self):
         with _lock:
@@ -98,25 +134,34 @@ class Recycler:
                 buf = kept[i]
                 if sys.getrefcount(buf) == 3:  # the list, `buf` and the argument: free
                     del kept[i]
-                    _, nbytes, budget = _kept.pop((self.serial, id(buf)))
-                    _held[0] -= nbytes
-                    budget.held -= nbytes
+                    _forget((self.serial, id(buf)))
                     return buf
         return np.empty(self.shape, self.dtype)
 
     def give(self, buf):
         with _lock:
-            _purge()
-            self.kept.append(buf)
-            _kept[(self.serial, id(buf))] = (self.ref, self.nbytes, self.budget)
-            _held[0] += self.nbytes
-            self.budget.held += self.nbytes
+            self._keep(buf, self.nbytes)
             if len(self.kept) > self.KEEP:
                 _let_go((self.serial, id(self.kept[0])))
-            if self.budget.held > PROGRAM_MAX_BYTES:
-                for key in [k for k, v in _kept.items() if v[2] is self.budget]:
-                    if self.budget.held <= PROGRAM_MAX_BYTES:
-                        break
-                    _let_go(key)
-            while _held[0] > PROCESS_MAX_BYTES:
-                _let_go(next(iter(_kept)))
+
+
+class PoolKeeper(_Keeper):
+    """The kept sets of intermediate buffers of one program: a call takes one
+    (None: it allocates its own) and gives it back when it returns."""
+
+    __slots__ = ()
+
+    def __init__(self):
+        super().__init__(None)
+
+    def take(self):
+        with _lock:
+            if not self.kept:
+                return None
+            pool = self.kept.pop()
+            _forget((self.serial, id(pool)))
+            return pool
+
+    def give(self, pool):
+        with _lock:
+            self._keep(pool, sum(b.nbytes for b in pool))
