@@ -192,3 +192,10 @@ def test_select_matches_jax():
         lax.select(X, X, X)
     with pytest.raises(TypeError, match="same shape and dtype"):
         lax.select(pred, X, X.astype(np.float32))
+
+
+def test_backward_seed_is_broadcast_inside_the_branch():
+    g = nbad.jit(nbad.grad(lambda x: jnp.sum(lax.cond(x[0] > 0, jnp.sin, jnp.cos, x))))
+    xs = np.linspace(-1.0, 1.0, 1000)
+    np.testing.assert_allclose(g(xs), -np.sin(xs), rtol=1e-14)  # x[0] < 0: the cos branch
+    assert "computed once" not in g.lower(xs).source  # no ones(1000) array passed in

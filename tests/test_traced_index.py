@@ -47,3 +47,10 @@ def test_captured_array_indexed_by_a_tracer():
 def test_captured_array_eager_indexing_stays_numpy():
     assert T[3] == 4.5 and isinstance(T[1:], type(T))
     np.testing.assert_array_equal(T[np.array([1, 2])], [1.5, 3.0])
+
+
+def test_traced_scalar_index_is_a_view_not_a_gather():
+    f = nbad.jit(lambda a, i: a[i] * 2 + a)
+    np.testing.assert_array_equal(f(X, 9), X[-1] * 2 + X)  # clamped, as JAX's gather
+    source = f.lower(X, 1).source
+    assert "_dynamic_slice" in source and "_gather" not in source
