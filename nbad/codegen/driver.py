@@ -19,7 +19,7 @@ import threading
 import numba
 import numpy as np
 
-from nbad.codegen import dataflow, threads
+from nbad.codegen import dataflow, inplace, threads
 from nbad.codegen.cpu import IndentedBuffer, KernelSource, _prod, compiled_kernel
 from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep, step_inputs, step_outputs
 from nbad.codegen.branches import compile_cond
@@ -152,6 +152,7 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
     pooled = intermediates if sum(v.aval.size * v.aval.dtype.itemsize
                                   for v in intermediates) <= POOL_MAX_BYTES else []
     pooled_ids = {v.id for v in pooled}
+    in_place = inplace.in_place_steps(plan)  # update steps that may write into their operand
     owned: set[int] = set()              # kernel outputs: fresh arrays the user may keep
     library_inputs: dict[int, list] = {}  # library results -> the names they were computed from
     kernels = []
@@ -188,7 +189,7 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
                                                  num_threads, len(kernels)))
             else:
                 call_args = _emit_library_call(body, step, names, namespace, step_no, num_threads,
-                                               pooled_ids, kernels)
+                                               pooled_ids, kernels, id(step) in in_place)
                 if isinstance(step, LibraryStep) and call_args is not None:
                     for v in step.equation.outputs:
                         library_inputs[v.id] = call_args
@@ -645,10 +646,12 @@ def _writes_into_buffer(eq) -> bool:
 SUB_PROGRAM_COMPILERS = {loop_p: compile_loop, cond_p: compile_cond}
 
 
-def _library_impl(eq, num_threads):
+def _library_impl(eq, num_threads, in_place=False):
     compiler = SUB_PROGRAM_COMPILERS.get(eq.primitive)
     if compiler is not None:
         return compiler(eq, num_threads)
+    if in_place:
+        return functools.partial(eq.primitive.impl_in_place, **eq.params)
     split = _split_matmul_operands(eq, num_threads)
     if split is not None:
         return _split_matmul(*split, eq.outputs[0].aval.dtype)
@@ -677,7 +680,7 @@ def _view_source(eq, x: str) -> str | None:
 
 
 def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1, pooled_ids=frozenset(),
-                       kernels=None):
+                       kernels=None, in_place=False):
     """A library or view step. Returns the names its result was computed from,
     or None when the result is a constant computed once, here (iota, full):
     a program output must then be copied. What the step compiled itself (a loop's
@@ -700,7 +703,7 @@ def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1, pool
             buf.line(f"{outs[0]} = {view}  # {eq.primitive.name}")
             return [names[eq.inputs[0].id]]
     fname = f"_{eq.primitive.name}{step_no}"
-    namespace[fname] = impl = _library_impl(eq, num_threads)
+    namespace[fname] = impl = _library_impl(eq, num_threads, in_place)
     if kernels is not None:
         kernels += getattr(impl, "kernels", [])
     into = (f", out={outs[0]}" if len(outs) == 1 and eq.outputs[0].id in pooled_ids
@@ -718,5 +721,6 @@ def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1, pool
     elif into:
         buf.line(f"{fname}({', '.join(args)}{into})")
     else:
-        buf.line(f"{outs[0]} = {fname}({', '.join(args)})")
+        note = "  # into its operand's buffer" if in_place else ""
+        buf.line(f"{outs[0]} = {fname}({', '.join(args)}){note}")
     return [a for a in args if not a.startswith("lit")]
