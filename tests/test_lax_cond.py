@@ -199,3 +199,28 @@ def test_backward_seed_is_broadcast_inside_the_branch():
     xs = np.linspace(-1.0, 1.0, 1000)
     np.testing.assert_allclose(g(xs), -np.sin(xs), rtol=1e-14)  # x[0] < 0: the cos branch
     assert "computed once" not in g.lower(xs).source  # no ones(1000) array passed in
+
+
+def test_branches_closing_over_traced_values():
+    def g(x):
+        return lax.cond(x > 0, lambda: x ** 2, lambda: -x)
+
+    def jg(x):
+        return jlax.cond(x > 0, lambda: x ** 2, lambda: -x)
+
+    for v in (2.0, -3.0):
+        assert nbad.grad(g)(v) == nbad.jit(nbad.grad(g))(v) == jax.grad(jg)(v)
+        assert nbad.grad(nbad.grad(g))(v) == jax.grad(jax.grad(jg))(v)
+    f = nbad.jit(lambda p, x: lax.cond(p, lambda: x * 2, lambda: x + 1))
+    np.testing.assert_array_equal(f(True, X), X * 2)
+    np.testing.assert_array_equal(f(False, X), X + 1)
+    np.testing.assert_array_equal(nbad.jit(lambda p: lax.cond(p, lambda: 1.0, lambda: 2.0))(False), 2.0)
+
+
+def test_hessian_through_cond_matches_jax():
+    def k(np_, lx):
+        return lambda x: lx.cond(x[0] > 0, lambda x: np_.sum(np_.sin(x) * x), lambda x: np_.sum(x ** 3), x)
+
+    for x in (X, -X):
+        np.testing.assert_allclose(nbad.jit(nbad.hessian(k(jnp, lax)))(x), jax.hessian(k(jjnp, jlax))(x),
+                                   rtol=1e-13, atol=1e-15)
