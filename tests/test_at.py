@@ -215,3 +215,17 @@ def test_results_of_in_place_updates_are_not_reused_by_the_next_call():
     second = f(np.arange(3.0) * 10, 2)
     np.testing.assert_array_equal(first, [0.0, 2.0, 3.0])
     np.testing.assert_array_equal(second, [1.0, 11.0, 0.0])
+
+
+def test_compiled_gradient_of_chained_updates_matches_jax():
+    def loss(np_, x, v, i):
+        y = (x * 2).at[i].set(v).at[i[::-1]].add(v * x[i]).at[i].max(x[i] ** 2)
+        return np_.sum(np_.sin(y) * x)
+
+    x = np.linspace(0.2, 1.4, 6)
+    v = np.array([0.3, -1.1, 2.0])
+    for i in (np.array([0, 3, 5]), np.array([2, 2, -1])):  # the second has duplicates
+        got = nbad.jit(nbad.grad(lambda x, v, i: loss(jnp, x, v, i), argnums=(0, 1)))(x, v, i)
+        expected = jax.grad(lambda x, v, i: loss(jjnp, x, v, i), argnums=(0, 1))(x, v, i)
+        for a, b in zip(got, expected):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
