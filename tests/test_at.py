@@ -229,3 +229,14 @@ def test_compiled_gradient_of_chained_updates_matches_jax():
         expected = jax.grad(lambda x, v, i: loss(jjnp, x, v, i), argnums=(0, 1))(x, v, i)
         for a, b in zip(got, expected):
             np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_large_updates_reuse_buffers_only_once_dropped():
+    big = np.zeros(1 << 18)  # 2 MiB: copied into a recycled buffer, not a fresh one
+    f = nbad.jit(lambda x, i: x.at[i].set(1.0))
+    kept = [f(big, k) for k in range(4)]
+    for k, r in enumerate(kept):
+        assert r[k] == 1.0 and r.sum() == 1.0
+    for k in range(4):
+        f(big, k)  # results dropped at once: their buffers are reused
+    assert big.sum() == 0.0 and "_recycle" in f.lower(big, 0).source

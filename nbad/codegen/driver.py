@@ -646,12 +646,14 @@ def _writes_into_buffer(eq) -> bool:
 SUB_PROGRAM_COMPILERS = {loop_p: compile_loop, cond_p: compile_cond}
 
 
-def _library_impl(eq, num_threads, in_place=False):
+def _library_impl(eq, num_threads, in_place=False, recycler=None):
     compiler = SUB_PROGRAM_COMPILERS.get(eq.primitive)
     if compiler is not None:
         return compiler(eq, num_threads)
     if in_place:
         return functools.partial(eq.primitive.impl_in_place, **eq.params)
+    if recycler is not None:
+        return inplace.into_recycled(eq.primitive.impl_in_place, recycler, eq.params)
     split = _split_matmul_operands(eq, num_threads)
     if split is not None:
         return _split_matmul(*split, eq.outputs[0].aval.dtype)
@@ -703,7 +705,14 @@ def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1, pool
             buf.line(f"{outs[0]} = {view}  # {eq.primitive.name}")
             return [names[eq.inputs[0].id]]
     fname = f"_{eq.primitive.name}{step_no}"
-    namespace[fname] = impl = _library_impl(eq, num_threads, in_place)
+    recycler = None
+    if (not in_place and hasattr(eq.primitive, "impl_in_place") and isinstance(eq.inputs[0], Var)
+            and eq.outputs[0].aval.size * eq.outputs[0].aval.dtype.itemsize >= RECYCLE_MIN_BYTES):
+        # an update of a large buffer it cannot take over: copied into a recycled one
+        recycler = _Recycler(eq.outputs[0].aval.shape, eq.outputs[0].aval.dtype)
+        namespace[f"_recycle{eq.outputs[0].id}"] = recycler
+        namespace.setdefault("_recycled", []).append((f"_recycle{eq.outputs[0].id}", outs[0]))
+    namespace[fname] = impl = _library_impl(eq, num_threads, in_place, recycler)
     if kernels is not None:
         kernels += getattr(impl, "kernels", [])
     into = (f", out={outs[0]}" if len(outs) == 1 and eq.outputs[0].id in pooled_ids
