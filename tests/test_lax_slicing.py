@@ -112,3 +112,17 @@ def test_bad_starts_raise_type_errors():
         lax.dynamic_update_slice(X, np.ones((5, 1)), (0, 0))
     with pytest.raises(TypeError, match="dtype"):
         nbad.jit(lambda x: lax.dynamic_update_slice(x, np.ones((1, 1), np.float32), (0, 0)))(X)
+
+
+def test_windows_of_kernel_results_and_transposes_under_jit():
+    x = np.random.default_rng(0).random((6, 7))
+
+    def f(x, i, j):
+        rows = jnp.sum(lax.dynamic_slice(x * 2, (i, j), (3, 4)) ** 2, axis=1)
+        cols = lax.dynamic_slice(x.T, (j, i), (4, 3)).sum(axis=0)
+        ratio = lax.dynamic_slice(jnp.sum(x, axis=1) / x.max(axis=1), (i,), (3,))
+        return rows + cols + ratio
+
+    jitted = nbad.jit(f)
+    for i, j in [(0, 0), (2, 5), (-1, 3), (9, -9)]:
+        np.testing.assert_allclose(jitted(x, i, j), f(x, i, j), rtol=1e-13)
