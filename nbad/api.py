@@ -36,6 +36,10 @@ from nbad.transforms.reroll import reroll
 from nbad.transforms.simplify import remove_dead_code, simplify
 
 _ndarray = np.ndarray
+# Scalar arguments the fast path passes as 0-d arrays (np.asarray gives each its
+# aval's dtype): indices and parameters are often Python ints and floats.
+_FAST_SCALARS = frozenset({int, float, bool, np.int64, np.int32, np.float64, np.float32, np.bool_})
+_INT64 = (-(1 << 63), 1 << 63)
 
 
 def _num_threads() -> int:
@@ -202,17 +206,21 @@ class JitFunction:
                     if entry is not None:
                         return entry(a)
                 return self._call_general(args, kwargs)
-            key = []
+            key, scalars = [], False
             for a in args:
                 t = type(a)
-                if t is not _ndarray and t is not Array:
+                if t is _ndarray or t is Array:
+                    key.append(a.shape)
+                    key.append(a.dtype)
+                elif t in _FAST_SCALARS and (t is not int or _INT64[0] <= a < _INT64[1]):
+                    key.append(t)
+                    scalars = True
+                else:
                     break
-                key.append(a.shape)
-                key.append(a.dtype)
             else:
                 entry = self._fast.get(tuple(key))
                 if entry is not None:
-                    return entry(*args)
+                    return entry(*[np.asarray(a) for a in args]) if scalars else entry(*args)
         return self._call_general(args, kwargs)
 
     def _split(self, args, kwargs):
@@ -260,8 +268,9 @@ class JitFunction:
         else:  # first call: compiles (or loads) the kernels; recorded in the disk cache
             out = _disk_cache.first_call(self._fun, avals, compiled, arrays)
         if (self._simple and not kwargs
-                and all(type(a) in (_ndarray, Array) for a in args)):
-            fast_key = tuple(v for a in args for v in (a.shape, a.dtype))
+                and all(type(a) in (_ndarray, Array) or type(a) in _FAST_SCALARS for a in args)):
+            fast_key = tuple(v for a in args
+                             for v in ((type(a),) if type(a) in _FAST_SCALARS else (a.shape, a.dtype)))
             self._fast[fast_key] = _fast_entry(compiled)
         return out
 

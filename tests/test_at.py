@@ -180,3 +180,63 @@ def test_take_modes_are_the_same_eagerly_and_jitted_and_match_jax(mode):
 def test_take_raise_mode_is_not_implemented_as_in_jax():
     with pytest.raises(NotImplementedError):
         jnp.take(np.arange(3.0), np.array([1]), mode="raise")
+
+
+IN_PLACE = "into its operand's buffer"
+
+
+def test_chained_updates_write_into_one_fresh_buffer():
+    x = np.arange(6.0)
+    f = nbad.jit(lambda x, i, j: (x * 2).at[i].set(-1.0).at[j].add(5.0) + 1)
+    np.testing.assert_array_equal(f(x, 1, 1), [1, 5, 5, 7, 9, 11])
+    np.testing.assert_array_equal(f(x, 0, 9), [0, 3, 5, 7, 9, 11])
+    assert f.lower(x, 1, 1).source.count(IN_PLACE) == 2
+
+
+def test_no_update_in_place_of_a_buffer_read_later():
+    x = np.arange(6.0).reshape(2, 3)
+    cases = [  # the operand itself, a view of it and a program input are read after the update
+        (lambda x, i: (lambda y: (y.at[i].set(0.0), y))(x * 2), 0),
+        (lambda x, i: (lambda y: y.at[0, i].set(0.0) + y.T.reshape(2, 3))(x * 2), 0),
+        (lambda x, i: x.at[i].set(0.0), 0),
+    ]
+    for fn, in_place in cases:
+        f = nbad.jit(fn)
+        expected = jax.jit(fn)(x, 1)
+        for a, b in zip(jax.tree_util.tree_leaves(f(x, 1)), jax.tree_util.tree_leaves(expected)):
+            np.testing.assert_array_equal(a, b)
+        assert f.lower(x, 1).source.count(IN_PLACE) == in_place
+    np.testing.assert_array_equal(x, np.arange(6.0).reshape(2, 3))
+
+
+def test_results_of_in_place_updates_are_not_reused_by_the_next_call():
+    f = nbad.jit(lambda x, i: (x + 1).at[i].set(0.0))
+    first = f(np.arange(3.0), 0)
+    second = f(np.arange(3.0) * 10, 2)
+    np.testing.assert_array_equal(first, [0.0, 2.0, 3.0])
+    np.testing.assert_array_equal(second, [1.0, 11.0, 0.0])
+
+
+def test_compiled_gradient_of_chained_updates_matches_jax():
+    def loss(np_, x, v, i):
+        y = (x * 2).at[i].set(v).at[i[::-1]].add(v * x[i]).at[i].max(x[i] ** 2)
+        return np_.sum(np_.sin(y) * x)
+
+    x = np.linspace(0.2, 1.4, 6)
+    v = np.array([0.3, -1.1, 2.0])
+    for i in (np.array([0, 3, 5]), np.array([2, 2, -1])):  # the second has duplicates
+        got = nbad.jit(nbad.grad(lambda x, v, i: loss(jnp, x, v, i), argnums=(0, 1)))(x, v, i)
+        expected = jax.grad(lambda x, v, i: loss(jjnp, x, v, i), argnums=(0, 1))(x, v, i)
+        for a, b in zip(got, expected):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_large_updates_reuse_buffers_only_once_dropped():
+    big = np.zeros(1 << 18)  # 2 MiB: copied into a recycled buffer, not a fresh one
+    f = nbad.jit(lambda x, i: x.at[i].set(1.0))
+    kept = [f(big, k) for k in range(4)]
+    for k, r in enumerate(kept):
+        assert r[k] == 1.0 and r.sum() == 1.0
+    for k in range(4):
+        f(big, k)  # results dropped at once: their buffers are reused
+    assert big.sum() == 0.0 and "_recycle" in f.lower(big, 0).source

@@ -47,3 +47,24 @@ def test_captured_array_indexed_by_a_tracer():
 def test_captured_array_eager_indexing_stays_numpy():
     assert T[3] == 4.5 and isinstance(T[1:], type(T))
     np.testing.assert_array_equal(T[np.array([1, 2])], [1.5, 3.0])
+
+
+def test_traced_scalar_index_is_a_view_not_a_gather():
+    f = nbad.jit(lambda a, i: a[i] * 2 + a)
+    np.testing.assert_array_equal(f(X, 9), X[-1] * 2 + X)  # clamped, as JAX's gather
+    source = f.lower(X, 1).source
+    assert "_dynamic_slice" in source and "_gather" not in source
+
+
+def test_scalar_arguments_take_the_fast_path_keyed_by_type():
+    f = nbad.jit(lambda a, i: a * i)
+    for _ in range(2):  # the second round goes through the fast path
+        assert f(X, 3).dtype == np.float64 and f(X, True).dtype == np.float64
+        np.testing.assert_array_equal(f(X, 3), X * 3)
+        np.testing.assert_array_equal(f(X, True), X)
+        np.testing.assert_array_equal(f(X, np.float32(0.5)), X * 0.5)
+    assert (X.shape, X.dtype, int) in f._fast and (X.shape, X.dtype, bool) in f._fast
+    g = nbad.jit(lambda i: i + 1)
+    assert g(5) == 6 and g(5) == 6 and g(2**62) == 2**62 + 1
+    with pytest.raises(Exception):
+        g(2**70)  # beyond int64: the general path's error, not a wrapped value

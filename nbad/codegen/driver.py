@@ -17,7 +17,7 @@ import linecache
 import numba
 import numpy as np
 
-from nbad.codegen import dataflow, recycle, threads
+from nbad.codegen import dataflow, inplace, recycle, threads
 from nbad.codegen.cpu import IndentedBuffer, KernelSource, _prod, compiled_kernel
 from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep, step_inputs, step_outputs
 from nbad.codegen.branches import compile_cond
@@ -123,6 +123,7 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
     kept_in_budget = sum(v.aval.size * v.aval.dtype.itemsize for v in pooled) >= RECYCLE_MIN_BYTES
     if kept_in_budget:
         namespace["_pool"] = recycle.PoolKeeper()
+    in_place = inplace.in_place_steps(plan)  # update steps that may write into their operand
     owned: set[int] = set()              # kernel outputs: fresh arrays the user may keep
     library_inputs: dict[int, list] = {}  # library results -> the names they were computed from
     kernels = []
@@ -159,7 +160,7 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
                                                  num_threads, len(kernels)))
             else:
                 call_args = _emit_library_call(body, step, names, namespace, step_no, num_threads,
-                                               pooled_ids, kernels)
+                                               pooled_ids, kernels, id(step) in in_place)
                 if isinstance(step, LibraryStep) and call_args is not None:
                     for v in step.equation.outputs:
                         library_inputs[v.id] = call_args
@@ -625,10 +626,14 @@ def _writes_into_buffer(eq) -> bool:
 SUB_PROGRAM_COMPILERS = {**LOOP_COMPILERS, cond_p: compile_cond}
 
 
-def _library_impl(eq, num_threads):
+def _library_impl(eq, num_threads, in_place=False, recycler=None):
     compiler = SUB_PROGRAM_COMPILERS.get(eq.primitive)
     if compiler is not None:
         return compiler(eq, num_threads)
+    if in_place:
+        return functools.partial(eq.primitive.impl_in_place, **eq.params)
+    if recycler is not None:
+        return inplace.into_recycled(eq.primitive.impl_in_place, recycler, eq.params)
     split = _split_matmul_operands(eq, num_threads)
     if split is not None:
         return _split_matmul(*split, eq.outputs[0].aval.dtype)
@@ -657,7 +662,7 @@ def _view_source(eq, x: str) -> str | None:
 
 
 def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1, pooled_ids=frozenset(),
-                       kernels=None):
+                       kernels=None, in_place=False):
     """A library or view step. Returns the names its result was computed from,
     or None when the result is a constant computed once, here (iota, full):
     a program output must then be copied. What the step compiled itself (a loop's
@@ -680,7 +685,15 @@ def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1, pool
             buf.line(f"{outs[0]} = {view}  # {eq.primitive.name}")
             return [names[eq.inputs[0].id]]
     fname = f"_{eq.primitive.name}{step_no}"
-    namespace[fname] = impl = _library_impl(eq, num_threads)
+    recycler = None
+    if (not in_place and hasattr(eq.primitive, "impl_in_place") and isinstance(eq.inputs[0], Var)
+            and eq.outputs[0].aval.size * eq.outputs[0].aval.dtype.itemsize >= RECYCLE_MIN_BYTES):
+        # an update of a large buffer it cannot take over: copied into a recycled one
+        budget = namespace.setdefault("_recycle_budget", recycle.ProgramBudget())
+        recycler = recycle.Recycler(eq.outputs[0].aval.shape, eq.outputs[0].aval.dtype, budget)
+        namespace[f"_recycle{eq.outputs[0].id}"] = recycler
+        namespace.setdefault("_recycled", []).append((f"_recycle{eq.outputs[0].id}", outs[0]))
+    namespace[fname] = impl = _library_impl(eq, num_threads, in_place, recycler)
     if kernels is not None:
         kernels += getattr(impl, "kernels", [])
     into = (f", out={outs[0]}" if len(outs) == 1 and eq.outputs[0].id in pooled_ids
@@ -698,5 +711,6 @@ def _emit_library_call(buf, step, names, namespace, step_no, num_threads=1, pool
     elif into:
         buf.line(f"{fname}({', '.join(args)}{into})")
     else:
-        buf.line(f"{outs[0]} = {fname}({', '.join(args)})")
+        note = "  # into its operand's buffer" if in_place else ""
+        buf.line(f"{outs[0]} = {fname}({', '.join(args)}){note}")
     return [a for a in args if not a.startswith("lit")]

@@ -13,6 +13,7 @@ where blocking for the cache wins.
 """
 from __future__ import annotations
 
+from nbad.codegen.branches import sink_broadcasts
 from nbad.core.avals import ShapedArray
 from nbad.core.ir import IR, Equation, Literal, Var
 from nbad.rules.elementwise import mul_p
@@ -393,5 +394,5 @@ def lower_for_cpu(ir: IR) -> IR:
         while has_maps(ir):
             ir = inline_calls(lower_maps(ir))
         ir = reroll(remove_dead_code(ir))  # Python loops inside a vmapped function
-    ir = sink_transposes(lower_iotas(simplify(ir)))
+    ir = sink_transposes(lower_iotas(simplify(sink_broadcasts(ir))))
     return fold_scalar_broadcasts(lower_dots(swap_transposed_products(ir)))

@@ -8,7 +8,9 @@ applied with primitives:
   2. integer arrays (with the integers, when both appear: NumPy then treats
      integers as 0-d index arrays): one `gather`, after a `transpose` that
      brings the indexed axes to the front when they are not adjacent in the
-     index (NumPy's rule for where the indexed dimensions go);
+     index (NumPy's rule for where the indexed dimensions go); when every
+     index array is 0-d (x[i] for a traced scalar i), a `dynamic_slice` and a
+     `squeeze` instead, which compile to a view;
   3. None/newaxis: one `expand_dims`.
 
 Boolean masks become integer arrays with `nonzero`, so they need a concrete
@@ -206,6 +208,16 @@ class _Plan:
         shape = self.index_shape
         indices = [broadcast_to(self._wrapped(v, self.shape[a]), shape) for _, a, v in self.arrays]
         axes = [a for _, a, _ in self.arrays]  # no int was squeezed: axes are unchanged
+        if shape == ():
+            # Scalar indices (x[i] for a traced i): a window of one element at a
+            # runtime offset, which compiles to a view instead of a gather.
+            # dynamic_slice clamps exactly as gather does.
+            starts = [np.intp(0)] * len(shape_of(x))
+            sizes = list(shape_of(x))
+            for a, i in zip(axes, indices):
+                starts[a], sizes[a] = i, 1
+            x = bind(sp.dynamic_slice_p, x, *starts, slice_sizes=tuple(sizes))
+            return bind(sp.squeeze_p, x, dimensions=tuple(axes))
         if not self.adjacent:
             rest = [i for i in range(len(self.shape)) if i not in axes]
             x = bind(sp.transpose_p, x, permutation=tuple(axes + rest))

@@ -42,8 +42,9 @@ def _cond_abstract_eval(index, *operands, branches):
     first = branches[0].out_avals
     for b in branches:
         if [(a.shape, a.dtype) for a in b.in_avals] != [(a.shape, a.dtype) for a in operands]:
-            raise NbadTypeError(f"cond: branch {b.name} takes ({', '.join(a.str_short() for a in b.in_avals)})"
-                                f", the operands are ({', '.join(a.str_short() for a in operands)})")
+            takes = ", ".join(a.str_short() for a in b.in_avals)
+            given = ", ".join(a.str_short() for a in operands)
+            raise NbadTypeError(f"cond: branch {b.name} takes ({takes}), the operands are ({given})")
         if [(a.shape, a.dtype) for a in b.out_avals] != [(a.shape, a.dtype) for a in first]:
             raise NbadTypeError("cond: the branches must return the same types, got "
                                 + " and ".join("(" + ", ".join(a.str_short() for a in br.out_avals) + ")"

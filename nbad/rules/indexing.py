@@ -208,8 +208,10 @@ def _scatter_targets(x, updates, indices, axes, oob):
     return (slice(None),) * lead + tuple(flat), upd
 
 
-def _scatter_add_impl(x, updates, *indices, axes, oob):
-    out = np.array(x, copy=True)
+# Each update primitive's impl copies its operand and updates the copy in
+# place (impl_in_place): compiled programs call impl_in_place directly on an
+# operand buffer nothing reads afterwards (codegen/inplace.py).
+def _scatter_add_in_place(out, updates, *indices, axes, oob):
     where, upd = _scatter_targets(out, updates, indices, axes, oob)
     np.add.at(out, where, upd)
     return out
@@ -218,14 +220,20 @@ def _scatter_add_impl(x, updates, *indices, axes, oob):
 _COMBINE_UFUNCS = {"mul": np.multiply, "min": np.minimum, "max": np.maximum}
 
 
-def _scatter_impl(x, updates, *indices, axes, oob, combine):
-    out = np.array(x, copy=True)
+def _scatter_in_place(out, updates, *indices, axes, oob, combine):
     where, upd = _scatter_targets(out, updates, indices, axes, oob)
     if combine == "set":
         out[where] = upd
     else:
         _COMBINE_UFUNCS[combine].at(out, where, upd)
     return out
+
+
+def _on_a_copy(in_place):
+    def impl(x, *args, **params):
+        return in_place(np.array(x, copy=True), *args, **params)
+
+    return impl
 
 
 _check_scatter = _scatter_abstract_eval("scatter")
@@ -261,9 +269,11 @@ def _scatter_vmap(prim):
 
 
 scatter_add_p.abstract_eval = _scatter_abstract_eval("scatter_add")
-scatter_add_p.impl = _scatter_add_impl
+scatter_add_p.impl_in_place = _scatter_add_in_place
+scatter_add_p.impl = _on_a_copy(_scatter_add_in_place)
 scatter_p.abstract_eval = _scatter_combine_abstract_eval
-scatter_p.impl = _scatter_impl
+scatter_p.impl_in_place = _scatter_in_place
+scatter_p.impl = _on_a_copy(_scatter_in_place)
 _scatter_vmap(scatter_add_p)
 _scatter_vmap(scatter_p)
 
@@ -434,8 +444,7 @@ def _dynamic_update_slice_abstract_eval(x, update, *starts):
     return x.update(weak_type=x.weak_type and update.weak_type)
 
 
-def _dynamic_update_slice_impl(x, update, *starts):
-    out = np.array(x, copy=True)
+def _dynamic_update_slice_in_place(out, update, *starts):
     out[_window(out.shape, starts, np.shape(update))] = update
     return out
 
@@ -443,7 +452,8 @@ def _dynamic_update_slice_impl(x, update, *starts):
 dynamic_slice_p.abstract_eval = _dynamic_slice_abstract_eval
 dynamic_slice_p.impl = _dynamic_slice_impl
 dynamic_update_slice_p.abstract_eval = _dynamic_update_slice_abstract_eval
-dynamic_update_slice_p.impl = _dynamic_update_slice_impl
+dynamic_update_slice_p.impl_in_place = _dynamic_update_slice_in_place
+dynamic_update_slice_p.impl = _on_a_copy(_dynamic_update_slice_in_place)
 
 
 def _dynamic_slice_transpose(ct, primals, outs, *, slice_sizes):
