@@ -86,7 +86,7 @@ def _vjp(fun, primals: tuple, has_aux: bool, api: str, allow_int: bool = True):
         trees["n_out"] = len(out_leaves)
         return out_leaves + aux_leaves
 
-    lin = ad.linearize_ir(flat_fn, leaves, avals, name=f"{api}({name})")
+    lin = ad.linearize_ir(flat_fn, leaves, avals, name=f"{api}({name})", reroll_loops=True)
     values = [_as_result(v) for v in lin.outputs]
     n_out = trees["n_out"]
     outs = tree_util.tree_unflatten(trees["out"], values[:n_out])

@@ -926,3 +926,30 @@ def test_random_bodies_compiled(seed):
     lowered = both(fn, X44, V4)
     for length, _, _ in loop_shape(lowered.ir):
         assert MIN_TRIPS <= length <= trips * steps
+
+
+# -- 13. gradients taken after rerolling -----------------------------------------------------
+
+def sine_map(x, steps):
+    for _ in range(steps):
+        x = jnp.sin(x) * 1.01 + 0.1 * jnp.tanh(x)
+    return jnp.sum(x * x)
+
+
+sine_map_vg = nbad.jit(nbad.value_and_grad(sine_map), static_argnums=1)
+
+
+def test_gradient_of_a_python_loop_is_a_reverse_scan():
+    """Under jit, grad rerolls the traced forward pass before differentiating it:
+    the IR is a forward scan and a reverse scan, the same size whatever the length."""
+    x = np.linspace(0.1, 1.0, 4)
+    sizes = []
+    for steps in (100, 1000):
+        value, grad = sine_map_vg(x, steps)
+        want_value, want_grad = nbad.value_and_grad(sine_map)(x, steps)  # eager: unrolled
+        assert_close(value, want_value)
+        np.testing.assert_allclose(grad, want_grad, rtol=1e-11)
+        ir = sine_map_vg.lower(x, steps).ir
+        assert sorted(eq.params["reverse"] for eq in loop_eqs(ir)) == [False, True]
+        sizes.append(len(ir.equations))
+    assert sizes[0] == sizes[1]
