@@ -1,10 +1,13 @@
 """The `simulations` table of benchmarks/run.py (issue 12): value_and_grad of
 the PID-controlled bathtub's loss (examples/pid.py) at T = 100, 1000, 10000
-steps, written as lax.scan and as lax.fori_loop, vs JAX's lax.scan and
-autograd's Python loop (eager).
+steps, written as lax.scan, as lax.fori_loop and as a Python loop (rerolled
+into a scan inside jit), vs JAX's lax.scan and autograd's Python loop (eager).
+JAX's Python loop is left out: JAX unrolls it (9.8 s to compile at T = 100).
 
-nbad's figures come from a fresh process per row (NBAD_CACHE=0), so each
-compile time is cold: tracing, Numba compiling every kernel and native loop.
+nbad's figures come from a fresh process per row (NBAD_CACHE=0), so the scan
+compile time is cold: tracing, Numba compiling every kernel and native loop
+(the fori_loop and Python-loop versions follow in the same process and share
+some kernels).
 JAX runs in this process (it compiles every shape anew). The disturbance is
 D[t] = 0.01 sin(0.37 t) for every peer, so the fori_loop version (which
 computes it from t) has the same loss; every result is checked against JAX's
@@ -36,12 +39,12 @@ sys.path[:0] = [{root!r}, {root!r} + "/examples", {root!r} + "/benchmarks"]
 import numpy as np
 import nbad
 from _common import time_call
-from pid import pid_loss, pid_loss_fori
+from pid import pid_loss, pid_loss_fori, pid_loss_python_loop
 steps, repeats = {steps}, {repeats}
 D = 0.01 * np.sin(0.37 * np.arange(steps))
 gains = np.array([0.1, 0.01, 0.0])
 out = {{}}
-for name, fn in (("scan", pid_loss), ("fori", pid_loss_fori)):
+for name, fn in (("scan", pid_loss), ("fori", pid_loss_fori), ("python", pid_loss_python_loop)):
     f = nbad.jit(nbad.value_and_grad(fn))
     start = time.perf_counter()
     value, grad = f(gains, D)
@@ -134,17 +137,17 @@ def simulations_table(quick, repeats, errors):
             record_error(errors, f"simulations T={steps}", e)
             continue
         marks = []
-        for name in ("scan", "fori"):
+        for name in ("scan", "fori", "python"):
             mine = [got[name][2]] + got[name][3]
             if want is not None and not np.allclose(mine, want, rtol=1e-8, atol=1e-14):
                 marks.append(f"{name} differs from JAX")
         failed |= bool(marks)
-        rows.append([steps, fmt_time(got["scan"][1]), fmt_time(got["fori"][1]), fmt_time(jax_steady),
-                     fmt_time(ag_steady), fmt_ratio(jax_steady, got["scan"][1]),
-                     fmt_time(got["scan"][0]), fmt_time(got["fori"][0]), fmt_time(jax_compile),
-                     "✗ " + "; ".join(marks) if marks else "✓"])
-    header = ["value_and_grad of the PID loss, T", "nbad scan", "nbad fori_loop", "JAX scan",
-              "autograd (Python loop)", "JAX/nbad scan", "nbad scan compile (cold)",
-              "nbad fori compile (cold)", "JAX compile", "= JAX"]
+        rows.append([steps, fmt_time(got["scan"][1]), fmt_time(got["fori"][1]), fmt_time(got["python"][1]),
+                     fmt_time(jax_steady), fmt_time(ag_steady), fmt_ratio(jax_steady, got["scan"][1]),
+                     fmt_time(got["scan"][0]), fmt_time(got["fori"][0]), fmt_time(got["python"][0]),
+                     fmt_time(jax_compile), "✗ " + "; ".join(marks) if marks else "✓"])
+    header = ["value_and_grad of the PID loss, T", "nbad scan", "nbad fori_loop", "nbad Python loop",
+              "JAX scan", "autograd (Python loop)", "JAX/nbad scan", "nbad scan compile (cold)",
+              "nbad fori compile (cold)", "nbad Python loop compile (cold)", "JAX compile", "= JAX"]
     print(markdown_table(header, rows))
     return failed

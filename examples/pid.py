@@ -74,6 +74,20 @@ def pid_loss_fori(gains, D):
     return lax.fori_loop(0, steps, step, (H0, 0.0, 0.0, 0.0))[3] / steps
 
 
+def pid_loss_python_loop(gains, D):
+    """The loss written as a plain Python loop: inside jit, nbad rerolls the traced
+    steps into one scan (D[t] becomes its xs), so it compiles like pid_loss."""
+    kp, ki, kd = gains[0], gains[1], gains[2]
+    h, integral, previous, total = H0, 0.0, 0.0, 0.0
+    for t in range(D.shape[0]):
+        error = H0 - h
+        integral = integral + error
+        u = kp * error + ki * integral + kd * (error - previous)
+        h = plant_step(h, u, D[t])
+        previous, total = error, total + error * error
+    return total / D.shape[0]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000)
