@@ -132,7 +132,9 @@ def _split_args(fun, args, argnums):
 
 
 def _traced_without_value(arg) -> bool:
-    return any(isinstance(x, Tracer) and x.value is None for x in tree_util.tree_leaves(arg))
+    leaves = tree_util.tree_leaves(arg)
+    return (all(isinstance(x, (Tracer, np.ndarray, np.generic, bool, int, float, complex)) for x in leaves)
+            and any(isinstance(x, Tracer) and x.value is None for x in leaves))
 
 
 def _lifted_argnums(args, nums) -> tuple:
