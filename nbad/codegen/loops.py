@@ -28,7 +28,7 @@ import numba
 import numpy as np
 
 from nbad.codegen import fusion
-from nbad.codegen.cpu import IndentedBuffer
+from nbad.codegen.cpu import FASTMATH, CompiledKernel, IndentedBuffer
 from nbad.codegen.fusion import Kernel, LibraryStep, ViewStep, step_inputs, step_outputs
 from nbad.core.ir import Literal, Var
 from nbad.rules.scan import scan_groups, scan_p
@@ -148,6 +148,17 @@ def _empty(var, lead=None) -> str:
 
 _NATIVE: dict[str, tuple] = {}  # generated source -> (compiled function, disk cache name)
 
+# The kernels a native loop calls are inlined into it (Numba's inline='always'), so
+# the loop is compiled with the kernels' options. A call of a kernel passes every
+# array as some seven machine words: a scalar simulation's backward step, 23 0-d
+# arrays, spent more time passing them than computing.
+KERNEL_FLAGS = CompiledKernel.njit_flags()
+_KERNEL_OPTIONS = {"error_model": "numpy", "fastmath": set(FASTMATH), "nogil": True}
+
+
+def _inlined(dispatcher):
+    return numba.njit(inline="always", **_KERNEL_OPTIONS)(dispatcher.py_func)
+
 
 class NativeLoop:
     """The generated Numba function of one loop (see the module docstring)."""
@@ -183,7 +194,13 @@ class NativeLoop:
             if nx or len(ir.outputs) > nc:
                 head.line("t = length - 1 - it" if p["reverse"] else "t = it")
             for j, v in enumerate(ir.inputs[split:]):
-                head.line(f"x{j} = xs{j}[t]" if v.aval.ndim else f"x{j} = xs{j}[t:t + 1].reshape(())")
+                # a 0-d slice is copied into a buffer: a view would be a new array each step
+                # (a reference count taken and dropped)
+                if v.aval.ndim:
+                    head.line(f"x{j} = xs{j}[t]")
+                else:
+                    self.pre.line(f"    x{j} = {_empty(v)}")
+                    head.line(f"x{j}[()] = xs{j}[t]")
         with self.pre.indent(), self.loop.indent(), self.loop.indent():
             self._emit(plan, "")
             for k, a in enumerate(ir.outputs[nc:]):
@@ -265,6 +282,7 @@ class NativeLoop:
                 if call.parallel:
                     raise _NotNative(f"kernel {call.ck.name} is worth splitting across threads")
                 self.callees[call.kname] = call.ck
+                self.namespace[call.kname] = _inlined(call.ck.dispatcher())
                 for v in call.ks.out_vars:
                     pre.line(f"{names[v.id]} = {_empty(v)}")
                     if in_loop:
@@ -330,16 +348,19 @@ class NativeLoop:
         for a in all_outputs:
             if isinstance(a, Var):
                 counts[a.id] = counts.get(a.id, 0) + 1
-        copies, swaps = [], []
+        copies, swaps, stores = [], [], []
         for j, a in enumerate(outs):
             if isinstance(a, Literal):
                 raise _NotNative("a constant carry")
-            if a.id in self.owned and counts[a.id] == 1:
+            if not a.aval.ndim:  # a scalar is copied: a swap of buffers would count references
+                self.loop.line(f"r{j} = {self.names[a.id]}[()]")
+                stores.append(f"s{j}[()] = r{j}")
+            elif a.id in self.owned and counts[a.id] == 1:
                 swaps.append(f"s{j}, {self.names[a.id]} = {self.names[a.id]}, s{j}")
             else:
                 self.loop.line(f"t{j} = {self.names[a.id]}.copy()")
                 copies.append(f"s{j} = t{j}")
-        for line in swaps + copies:
+        for line in stores + swaps + copies:
             self.loop.line(line)
 
     # -- compiling and calling it --------------------------------------------------------
@@ -375,20 +396,22 @@ class NativeLoop:
 
         if not cache.enabled() or any(c.disk_name is None for c in self.callees.values()):
             return None
-        lines = ["import numpy as np"]
-        lines += [f"from nbad_kernel_cache_{c.disk_name} import kernel as {name}"
-                  for name, c in sorted(self.callees.items())]
+        lines = ["import numba", "import numpy as np"]
+        for name, c in sorted(self.callees.items()):
+            lines.append(f"from nbad_kernel_cache_{c.disk_name} import kernel as {name}")
+            if not isinstance(c, NativeLoop):
+                lines.append(f"{name} = numba.njit(inline='always', {KERNEL_FLAGS})({name}.py_func)")
         lines += [f"{k} = {_scalar_source(v)}" for k, v in sorted(self.namespace.items())
                   if k.startswith("_c")]
         source = "\n".join(lines) + "\n\n\n" + self.source.replace("def loop(", "def kernel(", 1)
-        return cache.kernel_dispatcher(source, "nogil=True")
+        return cache.kernel_dispatcher(source, KERNEL_FLAGS)
 
     def _in_memory(self):
         filename = f"<nbad-loop {len(_NATIVE)}>"
         linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
         namespace = dict(self.namespace)
         exec(compile(self.source, filename, "exec"), namespace)
-        return numba.njit(nogil=True)(namespace["loop"])
+        return numba.njit(**_KERNEL_OPTIONS)(namespace["loop"])
 
     def runner(self, length):
         fn, extra = self.function(), tuple(self.extra_args)

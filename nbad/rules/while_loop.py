@@ -105,7 +105,7 @@ def _while_jvp(primals, tangents, outs, *, cond_body, body, cond_nconsts, body_n
     nb, nc = body_nconsts, len(carry)
     body_tangents = tangents[cond_nconsts:]
     moving = {i for i, t in enumerate(body_tangents) if t is not None and _is_float(body.inputs[i].aval)}
-    if not any(i >= nb for i in moving) and not moving:
+    if not moving:
         return None
     pattern: list = []
 

@@ -43,8 +43,12 @@ class Linearized:
         return [self.read(a) for a in self.ir.outputs]
 
 
-def linearize_ir(flat_fn, leaves, avals, name: str) -> Linearized:
-    """Trace `flat_fn(*leaves) -> list` and collect the forward value of every var."""
+def linearize_ir(flat_fn, leaves, avals, name: str, reroll_loops: bool = False) -> Linearized:
+    """Trace `flat_fn(*leaves) -> list` and collect the forward value of every var.
+
+    With `reroll_loops`, a forward pass traced without values (under jit) has its
+    Python loops rerolled first (transforms/reroll.py): the derivative is then
+    taken of one scan, a reverse scan, not of every copy of the loop's body."""
     values = [x.value if isinstance(x, Tracer) else x for x in leaves]
     with new_ir_trace(concrete=True, name=name) as trace:
         tracers = [trace.new_input(aval, v) for aval, v in zip(avals, values)]
@@ -52,6 +56,11 @@ def linearize_ir(flat_fn, leaves, avals, name: str) -> Linearized:
         ir = trace.to_ir(tracers, list(outs), name=name)
         recorded = dict(trace.values)
     outer = any(isinstance(x, Tracer) for x in leaves) or any(isinstance(c, Tracer) for c in ir.consts)
+    if outer and reroll_loops and any(v is None for v in values):
+        from nbad.transforms.reroll import reroll
+        from nbad.transforms.simplify import remove_dead_code
+
+        ir = reroll(remove_dead_code(ir))
     if outer:
         env = _eval_env(ir, leaves)  # forward equations recorded by the enclosing trace
     else:

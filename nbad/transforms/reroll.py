@@ -40,7 +40,7 @@ import numpy as np
 
 from nbad.core.ir import IR, Equation, Literal, Var, print_ir
 from nbad.rules.scan import scan_p
-from nbad.rules.shape import broadcast_in_dim_p
+from nbad.rules.shape import broadcast_in_dim_p, reshape_p, slice_p, transpose_p
 from nbad.transforms.simplify import _atom_key, simplify
 from nbad.core.typecheck import ir_pass
 
@@ -119,10 +119,19 @@ def _param_key(value, ir_texts: dict):
     return value
 
 
-def _opcode(eq: Equation, ir_texts: dict):
+def _opcode(eq: Equation, ir_texts: dict, windows: bool = False):
+    """What must be equal in every copy. With `windows`, a slice is keyed by its size
+    and strides, not its position: a window that moves each step (D[t]) can become a
+    per-step slice of the scan's xs (_moving_windows checks that it moves evenly)."""
     literals = tuple(None if isinstance(a, Var) else _atom_key(a) for a in eq.inputs)  # by bit pattern
-    return (eq.primitive.name, _param_key(eq.params, ir_texts),
-            tuple((v.aval.shape, v.aval.dtype.str) for v in eq.outputs), literals)
+    if windows and eq.primitive is slice_p:
+        p = eq.params
+        params = ("window", tuple(b - a for a, b in zip(p["start_indices"], p["limit_indices"])),
+                  tuple(p["strides"]))
+    else:
+        params = _param_key(eq.params, ir_texts)
+    return (eq.primitive.name, params, tuple((v.aval.shape, v.aval.dtype.str) for v in eq.outputs),
+            literals)
 
 
 def _candidates(codes: np.ndarray):
@@ -149,7 +158,7 @@ def _candidates(codes: np.ndarray):
 def _reroll_once(equations: list, outputs: list):
     ir_texts: dict = {}
     table: dict = {}
-    codes = np.array([table.setdefault(_opcode(eq, ir_texts), len(table)) for eq in equations],
+    codes = np.array([table.setdefault(_opcode(eq, ir_texts, windows=True), len(table)) for eq in equations],
                      dtype=np.int64)
     producer = {}
     for j, eq in enumerate(equations):
@@ -245,11 +254,60 @@ def _match(equations, start, period, trips, producer, last_use):
     return None
 
 
+def _moving_windows(equations, start, period, trips, template):
+    """{position in the body: (start indices in the first copy, axis, stride)} of the
+    slices of a loop invariant whose start moves by a constant stride along one axis
+    each copy, one element wide there (D[t], X[:, 2 * t]); None if a slice moves
+    otherwise (a window x[t:t + 3], or unevenly): the copies are then no loop."""
+    moving = {}
+    for o in range(period):
+        eq = equations[start + period + o]
+        if eq.primitive is not slice_p:
+            continue
+        starts = [tuple(equations[start + c * period + o].params["start_indices"]) for c in range(trips)]
+        if len(set(starts)) == 1:
+            continue
+        step = [b - a for a, b in zip(starts[0], starts[1])]
+        axes = [k for k, d in enumerate(step) if d]
+        p = eq.params
+        if (len(axes) != 1 or step[axes[0]] < 0 or template[o][0] is None or template[o][0][0] != "outer"
+                or p["limit_indices"][axes[0]] - p["start_indices"][axes[0]] != 1
+                or any(st != 1 for st in p["strides"])
+                or any(starts[c] != tuple(a + c * d for a, d in zip(starts[0], step)) for c in range(trips))):
+            return None
+        moving[o] = (starts[0], axes[0], step[axes[0]])
+    return moving
+
+
+def _stacked_windows(x, first_start, axis, stride, trips, window_shape, equations):
+    """The moving window's values of every step, stacked along a new leading axis:
+    a strided slice of x, its axis moved to the front. Appends its equations."""
+    limit = [a + n for a, n in zip(first_start, window_shape)]
+    limit[axis] = first_start[axis] + (trips - 1) * stride + 1
+    strides = [1] * len(window_shape)
+    strides[axis] = stride
+    shape = list(window_shape)
+    shape[axis] = trips
+    sliced = Var(x.aval.update(shape=tuple(shape), weak_type=False))
+    equations.append(Equation(slice_p, [x], [sliced], {"start_indices": tuple(first_start),
+                                                      "limit_indices": tuple(limit),
+                                                      "strides": tuple(strides)}))
+    if axis == 0:
+        return sliced
+    perm = (axis,) + tuple(k for k in range(len(shape)) if k != axis)
+    moved = Var(sliced.aval.update(shape=tuple(shape[k] for k in perm)))
+    equations.append(Equation(transpose_p, [sliced], [moved], {"permutation": perm}))
+    return moved
+
+
 def _build(equations, start, period, trips, template, init, last_use):
     """The equations that replace the copies: hoisted invariants, then the loop."""
     end = start + trips * period
     first = equations[start:start + period]
     last = equations[end - period:end]
+    moving = _moving_windows(equations, start, period, trips, template)
+    if moving is None:
+        return None
     outer_vars = {}
     for eq in first:
         for a in eq.inputs:
@@ -274,11 +332,20 @@ def _build(equations, start, period, trips, template, init, last_use):
     env.update({("outer", i): v for i, v in zip(invariant_ids, inv_in)})
     env.update({("outer", i): v for i, v in constants.items()})
     templ_eqs = equations[start + period:start + 2 * period]
+    xs_eqs, xs_outer, x_in = [], [], []  # a moving window is the scan's per-step slice of an xs
     for o, (eq, desc) in enumerate(zip(templ_eqs, template)):
         ins = [a if d is None else env[d] for a, d in zip(eq.inputs, desc)]
         outs = [Var(v.aval) for v in eq.outputs]
         for k, v in enumerate(outs):
             env[("cur", o, k)] = v
+        if o in moving:
+            first_start, axis, stride = moving[o]
+            window = tuple(eq.outputs[0].aval.shape)
+            xs_outer.append(_stacked_windows(outer_vars[desc[0][1]], first_start, axis, stride, trips,
+                                             window, xs_eqs))
+            x_in.append(Var(eq.outputs[0].aval.update(shape=window[:axis] + window[axis + 1:])))
+            body_eqs.append(Equation(reshape_p, [x_in[-1]], outs, {"new_sizes": window}))
+            continue
         body_eqs.append(Equation(eq.primitive, ins, outs, eq.params))
     body_outs = [env[("cur",) + ok] for ok in carried + extras]
     inits = [outer_vars[init[ok]] for ok in carried]
@@ -300,18 +367,20 @@ def _build(equations, start, period, trips, template, init, last_use):
             inits.append(Literal(0, aval))
     carry_in += extra_in
     carried = carried + extras
-    body = simplify(IR(carry_in + inv_in, body_eqs, body_outs, name="loop_body"))
-    if (all(eq.primitive.kind == "elementwise" for eq in body.equations)
+    body = simplify(IR(carry_in + inv_in + x_in, body_eqs, body_outs, name="loop_body"))
+    x_ids = {v.id for v in x_in}
+    if (all(eq.primitive.kind == "elementwise" or (eq.primitive is reshape_p and eq.inputs[0].id in x_ids)
+            for eq in body.equations)
             and trips * len(body.equations) <= FUSED_UNROLL_MAX):
         return None  # cheaper unrolled: the copies fuse into one pass
     (outer_eqs, invariants), body = _hoist_invariants(body, len(carried), inv_in,
-                                                      [outer_vars[i] for i in invariant_ids])
+                                                      [outer_vars[i] for i in invariant_ids], len(x_in))
     body = reroll(body)  # nested Python loops
     loop_outs = [last[o].outputs[k] for o, k in carried]
-    loop_eq = Equation(scan_p, inits + invariants, loop_outs,
-                       {"body": body, "length": trips, "num_carry": len(carried), "num_xs": 0,
+    loop_eq = Equation(scan_p, inits + invariants + xs_outer, loop_outs,
+                       {"body": body, "length": trips, "num_carry": len(carried), "num_xs": len(x_in),
                         "reverse": False})
-    return zero_eqs + outer_eqs + [loop_eq]
+    return zero_eqs + xs_eqs + outer_eqs + [loop_eq]
 
 
 def _clone_constants(before: list, ids: list, into: list) -> dict:
@@ -347,12 +416,13 @@ def _cheap_to_repeat(eq: Equation) -> bool:
     return eq.primitive.name == "broadcast_in_dim" or not any(isinstance(a, Var) for a in eq.inputs)
 
 
-def _hoist_invariants(body: IR, num_carry: int, inv_in: list, inv_outer: list):
-    """Move the body's equations that read no carry in front of the loop.
+def _hoist_invariants(body: IR, num_carry: int, inv_in: list, inv_outer: list, num_xs: int = 0):
+    """Move the body's equations that read no carry (nor xs slice) in front of the loop.
 
     Returns ((outer equations, loop invariant operands), body); the body's
-    inputs are the carries, then one input per invariant operand."""
-    varying = {v.id for v in body.inputs[:num_carry]}
+    inputs are the carries, then one input per invariant operand, then the xs slices."""
+    xs_in = body.inputs[len(body.inputs) - num_xs:] if num_xs else []
+    varying = {v.id for v in body.inputs[:num_carry]} | {v.id for v in xs_in}
     outer_of = {v.id: a for v, a in zip(inv_in, inv_outer)}
     local: set = set()  # invariants the body still computes itself
     hoisted, kept = [], []
@@ -383,6 +453,6 @@ def _hoist_invariants(body: IR, num_carry: int, inv_in: list, inv_outer: list):
         return rename.get(a.id, a) if isinstance(a, Var) else a
 
     kept = [Equation(eq.primitive, [sub(a) for a in eq.inputs], eq.outputs, eq.params) for eq in kept]
-    new_body = IR(body.inputs[:num_carry] + new_inputs, kept, [sub(a) for a in body.outputs],
+    new_body = IR(body.inputs[:num_carry] + new_inputs + list(xs_in), kept, [sub(a) for a in body.outputs],
                   name=body.name)
     return (hoisted, [outer_of[i] for i in read]), new_body
