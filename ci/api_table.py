@@ -22,6 +22,7 @@ MODULES = [
     ("nbad.scipy.special", None),
     ("nbad.scipy.linalg", None),
     ("nbad.scipy.stats", None),
+    ("nbad.example_libraries.optimizers", None),
     ("nbad.tree", None),
     ("nbad.tree_util", None),
 ]
