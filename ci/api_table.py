@@ -13,8 +13,10 @@ END = "<!-- end api-table -->"
 
 MODULES = [
     ("nbad", ("jit make_ir make_jaxpr vmap grad value_and_grad vjp jvp linearize jacfwd jacrev jacobian hessian "
-              "custom_jvp custom_vjp device_get block_until_ready").split()),
-    ("nbad.lax", ["map", "stop_gradient"]),
+              "custom_jvp custom_vjp device_get block_until_ready devices local_devices device_count "
+              "local_device_count default_backend").split()),
+    ("nbad.debug", None),
+    ("nbad.lax", None),
     ("nbad.test_util", ["check_batching", "check_grads", "check_rule"]),
     ("nbad.numpy", None),
     ("nbad.numpy.linalg", None),

@@ -8,6 +8,7 @@ Python control flow must depend only on static values for now.
 """
 from __future__ import annotations
 
+from nbad._lax_ops import *  # noqa: F401,F403  (lax's primitive operations)
 from nbad.core.trace import bind
 from nbad.numpy._core import as_operand
 from nbad.rules.control import stop_gradient_p

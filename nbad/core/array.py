@@ -30,6 +30,17 @@ class Array(np.ndarray):
     def block_until_ready(self):
         return self
 
+    def devices(self):
+        from nbad._devices import CPU
+
+        return {CPU}
+
+    @property
+    def sharding(self):
+        from nbad._devices import SHARDING
+
+        return SHARDING
+
     @property
     def at(self):
         from nbad.numpy._indexing import IndexUpdateHelper
