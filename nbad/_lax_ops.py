@@ -38,7 +38,8 @@ __all__ = [
     "real", "reduce_and", "reduce_max", "reduce_min", "reduce_or", "reduce_prod", "reduce_sum",
     "rem", "reshape", "rev", "round", "rsqrt", "select", "shift_left", "shift_right_arithmetic",
     "sign", "sin", "sinh", "slice", "sqrt", "square", "squeeze", "sub", "tan", "tanh",
-    "transpose", "zeros_like_array", "RoundingMethod",
+    "transpose", "zeros_like_array", "RoundingMethod", "conv_general_dilated", "conv",
+    "conv_with_general_padding", "ConvDimensionNumbers", "conv_dimension_numbers", "padtype_to_pads",
 ]
 
 
@@ -319,6 +320,10 @@ def _cumulative(prim):
 cumsum, cumprod = _cumulative(red.cumsum_p), _cumulative(red.cumprod_p)
 cummax, cummin = _cumulative(red.cummax_p), _cumulative(red.cummin_p)
 
+
+from nbad._lax_conv import (  # noqa: E402
+    ConvDimensionNumbers, conv, conv_dimension_numbers, conv_general_dilated,
+    conv_with_general_padding, padtype_to_pads)
 
 # Public under nbad.lax (as JAX's functions are under jax.lax): reprs, pickling and
 # README's table (ci/api_table.py) name them there.

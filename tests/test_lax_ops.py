@@ -123,3 +123,41 @@ def test_custom_jvp_defjvps():
 
     g.defjvps(None, lambda y_dot, out, x, y: x * y_dot)    # x's tangent ignored, as the rule says
     assert nbad.grad(g)(3.0, 2.0) == 0.0 and nbad.grad(g, 1)(3.0, 2.0) == 3.0
+
+
+CONV_RNG = np.random.default_rng(1)
+CONV_X = CONV_RNG.standard_normal((2, 4, 7, 6))
+CONV_K = CONV_RNG.standard_normal((6, 2, 3, 2))
+CONV_CASES = [
+    dict(window_strides=(1, 1), padding="VALID", feature_group_count=2),
+    dict(window_strides=(2, 1), padding="SAME", feature_group_count=2),
+    dict(window_strides=(3, 2), padding="SAME_LOWER", rhs_dilation=(2, 1), feature_group_count=2),
+    dict(window_strides=(1, 2), padding=((1, 2), (0, 1)), lhs_dilation=(2, 1), rhs_dilation=(1, 2),
+         feature_group_count=2),
+]
+
+
+@pytest.mark.parametrize("kw", CONV_CASES)
+def test_conv_general_dilated(kw):
+    got = lax.conv_general_dilated(CONV_X, CONV_K, **kw)
+    np.testing.assert_allclose(got, jlax.conv_general_dilated(CONV_X, CONV_K, **kw), rtol=1e-12, atol=1e-12)
+    x, k = CONV_X[:1, :2, :5, :4], CONV_K[:2, :, :2]
+    kw = dict(kw, feature_group_count=1)
+    check_grads(lambda x, k: lax.conv_general_dilated(x, k, **kw), (x, k[:, :2]), order=2)
+    grads = nbad.grad(lambda x, k: (lax.conv_general_dilated(x, k, **kw) ** 2).sum(), (0, 1))(x, k[:, :2])
+    want = jax.grad(lambda x, k: (jlax.conv_general_dilated(x, k, **kw) ** 2).sum(), (0, 1))(x, k[:, :2])
+    for g, w in zip(grads, want):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+
+
+def test_conv_layouts_jit_vmap():
+    x_nhwc, k_hwio = np.transpose(CONV_X[:, :2], (0, 2, 3, 1)), np.transpose(CONV_K, (2, 3, 1, 0))
+    kw = dict(window_strides=(1, 1), padding="SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    np.testing.assert_allclose(nbad.jit(lambda x, k: lax.conv_general_dilated(x, k, **kw))(x_nhwc, k_hwio),
+                               jlax.conv_general_dilated(x_nhwc, k_hwio, **kw), rtol=1e-12)
+    x1, k1 = CONV_RNG.standard_normal((2, 3, 9)), CONV_RNG.standard_normal((4, 3, 3))
+    np.testing.assert_allclose(lax.conv(x1, k1, (2,), "SAME"), jlax.conv(x1, k1, (2,), "SAME"), rtol=1e-12)
+    per_example = nbad.vmap(lambda xi: lax.conv(xi[None], CONV_K[:, :2], (1, 1), "VALID")[0])(CONV_X[:, :2])
+    np.testing.assert_allclose(per_example, jlax.conv(CONV_X[:, :2], CONV_K[:, :2], (1, 1), "VALID"), rtol=1e-12)
+    with pytest.raises(ValueError, match="transposed"):
+        lax.conv_general_dilated(CONV_X, CONV_K, (1, 1), "SAME", lhs_dilation=(2, 2), feature_group_count=2)
