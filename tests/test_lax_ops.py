@@ -96,11 +96,12 @@ def test_debug_print_and_callback(capsys):
         nbad.jit(loss)(np.ones(2))
 
 
-def test_devices_and_sharding():
+def test_devices():
     x = jnp.ones(3)
     assert x.devices() == set(nbad.devices()) and repr(nbad.devices()[0]) == "CpuDevice(id=0)"
-    assert x.sharding.device_set == set(nbad.devices()) and x.sharding.is_fully_replicated
     assert nbad.device_count() == 1 and nbad.default_backend() == "cpu"
+    # no .sharding: JAX would read it from nbad arrays passed to its functions
+    np.testing.assert_allclose(jax.numpy.sin(x), np.sin(1.0))
 
 
 def test_custom_jvp_defjvps():

@@ -31,15 +31,11 @@ class Array(np.ndarray):
         return self
 
     def devices(self):
+        """{CpuDevice(id=0)}. (No `.sharding`: JAX's functions read an argument's
+        `.sharding` and would reject nbad arrays passed to them.)"""
         from nbad._devices import CPU
 
         return {CPU}
-
-    @property
-    def sharding(self):
-        from nbad._devices import SHARDING
-
-        return SHARDING
 
     @property
     def at(self):
