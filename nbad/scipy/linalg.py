@@ -17,7 +17,6 @@ outside jit it squares s times.
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 import nbad.numpy as jnp
