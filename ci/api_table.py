@@ -13,10 +13,10 @@ END = "<!-- end api-table -->"
 
 MODULES = [
     ("nbad", ("jit make_ir make_jaxpr vmap grad value_and_grad vjp jvp linearize jacfwd jacrev jacobian hessian "
-              "custom_jvp custom_vjp device_get block_until_ready eval_shape ShapeDtypeStruct checkpoint remat").split()),
-    ("nbad.lax", ["map", "stop_gradient", "dynamic_slice", "dynamic_update_slice",
-                  "dynamic_index_in_dim", "dynamic_update_index_in_dim", "dynamic_slice_in_dim",
-                  "dynamic_update_slice_in_dim", "cond", "switch", "select", "scan", "fori_loop", "while_loop"]),
+              "custom_jvp custom_vjp device_get block_until_ready eval_shape ShapeDtypeStruct checkpoint remat "
+              "devices local_devices device_count local_device_count default_backend").split()),
+    ("nbad.debug", None),
+    ("nbad.lax", None),
     ("nbad.test_util", ["check_batching", "check_grads", "check_rule"]),
     ("nbad.numpy", None),
     ("nbad.numpy.linalg", None),
@@ -24,6 +24,7 @@ MODULES = [
     ("nbad.scipy.special", None),
     ("nbad.scipy.linalg", None),
     ("nbad.scipy.stats", None),
+    ("nbad.example_libraries.optimizers", None),
     ("nbad.tree", None),
     ("nbad.tree_util", None),
     ("nbad.dask", None),

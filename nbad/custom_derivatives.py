@@ -70,6 +70,23 @@ class custom_jvp(_CustomFunction):
         self.jvp_rule = jvp
         return jvp
 
+    def defjvps(self, *jvps):
+        """A rule per positional argument, as JAX's: jvps[i](g, ans, *args) is the output
+        tangent due to argument i's tangent g (None: argument i does not contribute)."""
+        if self.nondiff_argnums:
+            raise NbadTypeError(f"custom_jvp {self.__name__}: defjvps does not support "
+                                "nondiff_argnums; use defjvp")
+
+        def jvp(primals, tangents):
+            ans = self(*primals)
+            terms = [rule(t, ans, *primals) for rule, t in zip(jvps, tangents) if rule is not None]
+            if not terms:
+                return ans, tree_util.tree_map(lambda x: x * 0, ans)
+            return ans, tree_util.tree_map(lambda *ts: functools.reduce(lambda a, b: a + b, ts),
+                                           *terms)
+
+        self.defjvp(jvp)
+
     def __call__(self, *args):
         if not hasattr(self, "jvp_rule"):
             raise NbadTypeError(f"custom_jvp function {self.__name__} has no rule: decorate one "

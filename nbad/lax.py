@@ -10,6 +10,7 @@ number of steps.
 """
 from __future__ import annotations
 
+from nbad._lax_ops import *  # noqa: F401,F403  (lax's primitive operations)
 from nbad._lax_control import cond, select, switch  # noqa: F401
 from nbad._lax_slicing import (dynamic_index_in_dim, dynamic_slice, dynamic_slice_in_dim,  # noqa: F401
                                dynamic_update_index_in_dim, dynamic_update_slice,
@@ -18,6 +19,12 @@ from nbad.api_loops import fori_loop, scan, while_loop  # noqa: F401 - re-export
 from nbad.core.trace import bind
 from nbad.numpy._core import as_operand
 from nbad.rules.control import stop_gradient_p
+from nbad import _lax_ops
+
+__all__ = sorted(set(_lax_ops.__all__) | {
+    "map", "stop_gradient", "cond", "switch", "select", "scan", "fori_loop", "while_loop",
+    "dynamic_slice", "dynamic_update_slice", "dynamic_index_in_dim", "dynamic_update_index_in_dim",
+    "dynamic_slice_in_dim", "dynamic_update_slice_in_dim"})
 
 
 def stop_gradient(x):

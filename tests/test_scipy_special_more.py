@@ -87,3 +87,19 @@ def test_incomplete_gamma(name):
     for argnum in (0, 1):   # JAX's derivative in a is its own implementation: compare
         np.testing.assert_allclose(nbad.vmap(nbad.grad(fn, argnum))(a, x),
                                    jax.vmap(jax.grad(want, argnum))(a, x), rtol=1e-8)
+
+
+def test_gamma_beta_factorial_entropies():
+    x = np.array([-2.5, -2.0, -1.5, -0.5, 0.0, -0.0, 0.5, 3.0, 171.5])
+    np.testing.assert_allclose(special.gamma(x), jsp.gamma(x), rtol=1e-12)
+    np.testing.assert_array_equal(special.gammasgn(x), jsp.gammasgn(x))
+    check_grads(special.gamma, (POSITIVE[:3],), order=2)
+    a, b = np.array([-0.5, 2.0, 3.0]), np.array([1.5, 0.5, -2.5])
+    np.testing.assert_allclose(special.beta(a, b), jsp.beta(a, b), rtol=1e-12)
+    check_grads(special.beta, (POSITIVE, POSITIVE[::-1]), order=2)
+    n = np.array([-1.0, 0.0, 3.0, 4.5])
+    np.testing.assert_allclose(special.factorial(n), jsp.factorial(n), rtol=1e-12)
+    x, y = np.array([0.0, 0.0, 1.0, 2.0, -1.0, 1.0]), np.array([0.0, 1.0, 0.0, 3.0, 1.0, -1.0])
+    np.testing.assert_allclose(special.rel_entr(x, y), jsp.rel_entr(x, y))
+    np.testing.assert_allclose(special.kl_div(x, y), jsp.kl_div(x, y))
+    check_grads(special.kl_div, (POSITIVE, POSITIVE[::-1]), order=2)

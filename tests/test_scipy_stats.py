@@ -93,7 +93,7 @@ def test_multivariate_normal():
     np.testing.assert_allclose(mvn.logpdf(x, mean, cov), jmvn.logpdf(x, mean, cov), rtol=1e-12)
     np.testing.assert_allclose(mvn.pdf(x[0, 0], mean, cov), jmvn.pdf(x[0, 0], mean, cov), rtol=1e-12)
     np.testing.assert_allclose(mvn.logpdf(X, 0.5, 2.0), jmvn.logpdf(X, 0.5, 2.0), rtol=1e-12)
-    check_grads(lambda x, m, c: mvn.logpdf(x, m, c), (x[0], mean, cov), order=2)
+    check_grads(lambda x, m, c: mvn.logpdf(x, m, c), (x[0, 0], mean, cov), order=2)
     np.testing.assert_allclose(nbad.jit(nbad.vmap(mvn.logpdf, in_axes=(0, None, None)))(x[:, 0], mean, cov),
                                jmvn.logpdf(x[:, 0], mean, cov), rtol=1e-12)
     with pytest.raises(ValueError, match="allow_singular"):

@@ -41,6 +41,13 @@ class Array(np.ndarray):
     def block_until_ready(self):
         return self
 
+    def devices(self):
+        """{CpuDevice(id=0)}. (No `.sharding`: JAX's functions read an argument's
+        `.sharding` and would reject nbad arrays passed to them.)"""
+        from nbad._devices import CPU
+
+        return {CPU}
+
     @property
     def at(self):
         from nbad.numpy._at import IndexUpdateHelper

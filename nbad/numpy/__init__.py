@@ -14,3 +14,5 @@ from nbad.numpy import _methods  # noqa: F401  (installs operators on Tracer and
 from nbad.numpy._numeric import *  # noqa: F401,F403,E402
 from nbad.numpy._setops import *  # noqa: F401,F403,E402
 from nbad.numpy._types import ndarray  # noqa: F401,E402
+from nbad.numpy._functional import *  # noqa: F401,F403,E402
+from nbad.numpy._indices import *  # noqa: F401,F403,E402

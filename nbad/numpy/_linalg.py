@@ -10,6 +10,7 @@ index arrays), so their derivatives are pads.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -65,6 +66,19 @@ def _check_contract(fn, a, b, a_axis, b_axis):
 
 
 # -- products ---------------------------------------------------------------------
+def _accepts_precision(product):
+    """JAX's keywords of the products: precision (lax.Precision; nbad always computes
+    in the operands' dtype) and preferred_element_type (the result's dtype)."""
+
+    @functools.wraps(product)
+    def wrapped(*args, precision=None, preferred_element_type=None, out_sharding=None, **kwargs):
+        out = product(*args, **kwargs)
+        return out if preferred_element_type is None else convert(out, np.dtype(preferred_element_type))
+
+    return wrapped
+
+
+@_accepts_precision
 def matmul(a, b, /):
     """NumPy's matmul: batch dims broadcast, 1-D operands gain and lose a unit axis."""
     a, b = _promoted(a, b)
@@ -89,6 +103,7 @@ def matmul(a, b, /):
     return _dot_general(a, b, ((nbatch + 1,), (nbatch,)), (tuple(range(nbatch)),) * 2)
 
 
+@_accepts_precision
 def dot(a, b, /):
     """NumPy's dot: scalars multiply; otherwise contract a's last axis with b's
     second-to-last (its only one if b is 1-D)."""
@@ -105,6 +120,7 @@ def _conj(x):
     return _ew.conjugate(x) if dtype_of(x).kind == "c" else x
 
 
+@_accepts_precision
 def vdot(a, b, /):
     """Dot product of the flattened operands, conjugating the first."""
     a, b = _promoted(a, b)
@@ -113,6 +129,7 @@ def vdot(a, b, /):
     return _dot_general(_conj(a), b, ((0,), (0,)))
 
 
+@_accepts_precision
 def inner(a, b, /):
     """Contract the last axes of both operands."""
     a, b = _promoted(a, b)
@@ -129,6 +146,7 @@ def outer(a, b, /):
     return _dot_general(a, b)
 
 
+@_accepts_precision
 def tensordot(a, b, axes=2):
     """axes: N (a's last N with b's first N) or a pair of axis sequences/ints."""
     a, b = _promoted(a, b)

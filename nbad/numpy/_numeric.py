@@ -1,6 +1,7 @@
-"""Comparisons of whole arrays, log-space addition, differences and 1-D
-convolution, covariance and correlation coefficients, as compositions of
-nbad.numpy functions.
+"""Comparisons of whole arrays, log-space addition, differences, 1-D
+convolution, covariance and correlation coefficients, interpolation,
+polynomials, quadrature, cross products, binning (digitize, bincount), NaN-
+ignoring statistics, as compositions of nbad.numpy functions.
 
 isclose follows NumPy: |a - b| <= atol + rtol |b|, infinities close only to
 themselves, NaN close to NaN only with equal_nan. allclose/array_equal/
@@ -25,12 +26,14 @@ from nbad.errors import NbadValueError, ShapeError
 from nbad.numpy import _elementwise as ew
 from nbad.numpy import _reductions as red
 from nbad.numpy import _shape as sh
-from nbad.numpy._core import as_operand, convert, promote_dtypes, shape_of
+from nbad.numpy._core import as_operand, convert, dtype_of, promote_dtypes, shape_of
 from nbad.numpy._indexing import take
 from nbad.numpy._linalg import diagonal, matmul
 
 __all__ = ["isclose", "allclose", "array_equal", "array_equiv", "logaddexp", "logaddexp2",
-           "diff", "convolve", "correlate", "cov", "corrcoef"]
+           "diff", "convolve", "correlate", "cov", "corrcoef", "interp", "polyval", "trapezoid",
+           "cross", "digitize", "isin", "divmod", "angle", "nanvar", "nanstd", "nanprod", "nancumsum",
+           "nancumprod", "bincount", "cumulative_sum"]
 
 
 def _promoted(*xs, to_inexact=False):
@@ -248,3 +251,212 @@ def corrcoef(x, y=None, rowvar=True):
     stddev = ew.sqrt(ew.real(d))
     c = ew.divide(ew.divide(c, stddev[:, None]), stddev[None, :])
     return ew.clip(c, -1, 1) if np.dtype(promote_dtypes(c)[0]).kind != "c" else c
+
+
+def interp(x, xp, fp, left=None, right=None, period=None):
+    """Piecewise-linear interpolation of (xp, fp) at x (xp increasing)."""
+    from nbad.numpy._setops import searchsorted
+
+    x, xp, fp = _promoted(x, xp, fp, to_inexact=True)
+    if len(shape_of(xp)) != 1 or shape_of(xp) != shape_of(fp):
+        raise ShapeError(f"interp: xp and fp must be 1-D of one length, got {shape_of(xp)} and {shape_of(fp)}")
+    n = shape_of(xp)[0]
+    if n == 0:
+        raise NbadValueError("interp: xp and fp must not be empty")
+    if period is not None:
+        if left is not None or right is not None:
+            raise NbadValueError("interp: left and right are ignored with period; do not give them")
+        x = ew.remainder(x, period)
+        order = np.argsort(np.asarray(xp)) if not hasattr(xp, "aval") else None
+        if order is None:
+            raise NbadValueError("interp with period needs a concrete xp")
+        xp_sorted = ew.remainder(take(xp, order), period)
+        fp_sorted = take(fp, order)
+        resort = np.argsort(np.asarray(xp_sorted))
+        xp_sorted, fp_sorted = take(xp_sorted, resort), take(fp_sorted, resort)
+        xp = sh.concatenate([ew.subtract(xp_sorted[-1:], period), xp_sorted, ew.add(xp_sorted[:1], period)])
+        fp = sh.concatenate([fp_sorted[-1:], fp_sorted, fp_sorted[:1]])
+        n += 2
+    i = ew.clip(searchsorted(xp, x, side="right"), 1, n - 1) if n > 1 else None
+    if i is None:
+        out = ew.add(ew.multiply(x, 0), fp[0])
+    else:
+        x0, x1, f0, f1 = take(xp, i - 1), take(xp, i), take(fp, i - 1), take(fp, i)
+        dx = ew.subtract(x1, x0)
+        # equal neighbours (a jump) take the right value, as NumPy does
+        slope = ew.where(ew.equal(dx, 0), 0, ew.divide(ew.subtract(f1, f0), ew.where(ew.equal(dx, 0), 1, dx)))
+        out = ew.where(ew.equal(dx, 0), f1, ew.add(f0, ew.multiply(slope, ew.subtract(x, x0))))
+    if period is None:
+        out = ew.where(ew.less(x, xp[0]), fp[0] if left is None else left, out)
+        out = ew.where(ew.greater(x, xp[-1]), fp[-1] if right is None else right, out)
+    return out
+
+
+def polyval(p, x, *, unroll=16):
+    """p[0] x**(n-1) + ... + p[-1] by Horner's scheme (p's leading axis: the coefficients)."""
+    p, x = _promoted(p, x)
+    if len(shape_of(p)) == 0:
+        return ew.add(ew.multiply(x, 0), p)
+    out = ew.multiply(ew.multiply(x, 0), p[0])
+    for k in range(shape_of(p)[0]):
+        out = ew.add(ew.multiply(out, x), p[k])
+    return out
+
+
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    """The trapezoidal rule along `axis` (sample points x, or spacing dx)."""
+    y = _promoted(y, to_inexact=True)[0]
+    axis = sh.normalize_axis("trapezoid", axis, len(shape_of(y)))
+    n = shape_of(y)[axis]
+    pair_sums = ew.add(sh._slice_axis(y, axis, 1, n), sh._slice_axis(y, axis, 0, max(n - 1, 0)))
+    if x is None:
+        return ew.multiply(red.sum(pair_sums, axis=axis), ew.multiply(dx, 0.5))
+    x = as_operand(x)
+    dxs = diff(x, axis=axis if len(shape_of(x)) > 1 else -1)
+    if len(shape_of(x)) == 1 and len(shape_of(y)) > 1:
+        shape = [1] * len(shape_of(y))
+        shape[axis] = n - 1
+        dxs = sh.reshape(dxs, tuple(shape))
+    return ew.multiply(red.sum(ew.multiply(dxs, pair_sums), axis=axis), 0.5)
+
+
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """The cross product of (broadcast) 3-vectors (2-vectors: their z component)."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = _promoted(a, b)
+    a, b = sh.moveaxis(a, axisa, -1), sh.moveaxis(b, axisb, -1)
+    na, nb = shape_of(a)[-1], shape_of(b)[-1]
+    if na not in (2, 3) or nb not in (2, 3):
+        raise NbadValueError(f"cross: incompatible vector sizes {na} and {nb} (need 2 or 3)")
+
+    def comp(v, i, n):
+        return v[..., i] if i < n else ew.multiply(v[..., 0], 0)
+
+    a0, a1, a2 = (comp(a, i, na) for i in range(3))
+    b0, b1, b2 = (comp(b, i, nb) for i in range(3))
+    z = ew.subtract(ew.multiply(a0, b1), ew.multiply(a1, b0))
+    if na == 2 and nb == 2:
+        return z
+    x = ew.subtract(ew.multiply(a1, b2), ew.multiply(a2, b1))
+    y = ew.subtract(ew.multiply(a2, b0), ew.multiply(a0, b2))
+    return sh.moveaxis(sh.stack([x, y, z], axis=-1), -1, axisc)
+
+
+def digitize(x, bins, right=False):
+    """The index of the bin of each x (bins increasing or decreasing, concrete)."""
+    from nbad.numpy._setops import searchsorted
+
+    x, bins = as_operand(x), as_operand(bins)
+    if len(shape_of(bins)) != 1:
+        raise ShapeError(f"digitize: bins must be 1-D, got shape {shape_of(bins)}")
+    side = "left" if right else "right"
+    values = None if hasattr(bins, "aval") else np.asarray(bins)
+    if values is not None and values.size > 1 and values[-1] < values[0]:
+        return ew.subtract(values.size, searchsorted(bins[::-1], x, side=side))
+    return searchsorted(bins, x, side=side)
+
+
+def isin(element, test_elements, assume_unique=False, invert=False, *, method="auto"):
+    """Whether each element occurs in test_elements (compares with every one)."""
+    element, test = as_operand(element), sh.ravel(as_operand(test_elements))
+    found = red.any(ew.equal(sh.expand_dims(element, -1), test), axis=-1) if shape_of(test)[0] \
+        else ew.logical_and(ew.equal(element, element), False)
+    return ew.logical_not(found) if invert else found
+
+
+def _divmod(x1, x2, /):
+    """(floor_divide(x1, x2), remainder(x1, x2))."""
+    return ew.floor_divide(x1, x2), ew.remainder(x1, x2)
+
+
+_divmod.__name__ = _divmod.__qualname__ = "divmod"
+globals()["divmod"] = _divmod   # NumPy's name, without shadowing the builtin in this module
+
+
+def angle(z, deg=False):
+    """The argument of complex z (0 or pi for reals)."""
+    z = as_operand(z)
+    if np.dtype(promote_dtypes(z)[0]).kind == "c":
+        out = ew.arctan2(ew.imag(z), ew.real(z))
+    else:
+        from nbad.numpy._creation import zeros_like
+
+        z = _promoted(z, to_inexact=True)[0]
+        out = ew.arctan2(zeros_like(z), z)     # +0: pi for negative numbers, as NumPy
+    return ew.multiply(out, 180 / math.pi) if deg else out
+
+
+def _nan_masked(a):
+    a = _promoted(a)[0]
+    valid = ew.logical_not(ew.isnan(a)) if np.dtype(promote_dtypes(a)[0]).kind in "fc" else None
+    return a, valid
+
+
+def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None):
+    a, valid = _nan_masked(a)
+    if valid is None:
+        return red.var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=where)
+    if where is not None:
+        valid = ew.logical_and(valid, where)
+    return red.var(ew.where(valid, a, 0), axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=valid)
+
+
+def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None):
+    return ew.sqrt(nanvar(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=where))
+
+
+def nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):
+    a, valid = _nan_masked(a)
+    a = a if valid is None else ew.where(valid, a, 1)
+    return red.prod(a, axis=axis, dtype=dtype, keepdims=keepdims, initial=initial, where=where)
+
+
+def nancumsum(a, axis=None, dtype=None, out=None):
+    a, valid = _nan_masked(a)
+    return red.cumsum(a if valid is None else ew.where(valid, a, 0), axis=axis, dtype=dtype)
+
+
+def nancumprod(a, axis=None, dtype=None, out=None):
+    a, valid = _nan_masked(a)
+    return red.cumprod(a if valid is None else ew.where(valid, a, 1), axis=axis, dtype=dtype)
+
+
+def bincount(x, weights=None, minlength=0, *, length=None):
+    """Counts (or summed weights) of each non-negative integer in x; under jit the
+    static `length` fixes the result's size (values at or past it are dropped)."""
+    from nbad.core.trace import Tracer
+
+    x = as_operand(x)
+    if np.dtype(promote_dtypes(x)[0]).kind not in "iub":
+        raise NbadValueError(f"bincount: x must be integers, got {np.dtype(promote_dtypes(x)[0]).name}")
+    if length is None:
+        value = x.value if isinstance(x, Tracer) else np.asarray(x)
+        if value is None:
+            from nbad.errors import ConcretizationError
+
+            raise ConcretizationError("bincount under jit needs the static `length=` argument: "
+                                      "the result's size would depend on x's values.")
+        length = max(int(np.max(value, initial=-1)) + 1, int(minlength))
+    x = sh.ravel(x)
+    hits = ew.equal(sh.expand_dims(x, 0), np.arange(int(length))[:, None])      # (length, n)
+    if weights is None:
+        return red.sum(hits, axis=1, dtype=np.int64)
+    weights = sh.ravel(as_operand(weights))
+    return red.sum(ew.where(hits, sh.expand_dims(weights, 0), 0), axis=1)
+
+
+def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
+    x = as_operand(x)
+    if axis is None:
+        if len(shape_of(x)) > 1:
+            raise NbadValueError("cumulative_sum: axis must be given for arrays of more than one dimension")
+        axis = 0
+    out = red.cumsum(x, axis=axis, dtype=dtype)
+    if include_initial:
+        shape = list(shape_of(out))
+        shape[axis] = 1
+        from nbad.numpy._creation import zeros
+
+        out = sh.concatenate([zeros(tuple(shape), dtype_of(out)), out], axis=axis)
+    return out

@@ -14,8 +14,8 @@ Under jit they are compositions, no sort or scatter needed:
     equals it; the k-th smallest distinct value is the first element whose
     rank (distinct values below it) is k — compare-and-sum over n x n, so
     meant for the small arrays one pads to a static size;
-  * searchsorted counts the sorted elements below (left) or not above
-    (right) each value: n x m comparisons, exactly JAX's 'compare_all'.
+  * searchsorted bisects (a gather of midpoints per step, log2 n steps), or
+    with method='compare_all' counts the elements below each value.
 """
 from __future__ import annotations
 
@@ -154,26 +154,58 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
     return ew.where(present, convert(picked, dtype_of(x)), fill)
 
 
+def _sorts_before(x, y):
+    """x < y in the order sort uses: NaN after every number."""
+    before = ew.less(x, y)
+    if dtype_of(x).kind in "fc":
+        before = ew.logical_or(before, ew.logical_and(ew.isnan(y), ew.logical_not(ew.isnan(x))))
+    return before
+
+
+def _goes_right(side, pivot, v):
+    """Whether v's insertion point lies after `pivot` (left: pivot < v; right: not v < pivot)."""
+    return _sorts_before(pivot, v) if side == "left" else ew.logical_not(_sorts_before(v, pivot))
+
+
 def searchsorted(a, v, side="left", sorter=None, *, method="scan"):
-    """Indices at which inserting v keeps the sorted 1-D a sorted."""
+    """Indices at which inserting v keeps the sorted 1-D a sorted.
+
+    method='compare_all' compares every v with every element of a (len(a) x len(v)
+    work, one fused pass); the others ('scan', 'scan_unrolled', 'sort') search by
+    bisection: ceil(log2(len(a) + 1)) steps, each a gather of the midpoints."""
+    from nbad.numpy._indexing import take
+
     if side not in ("left", "right"):
         raise NbadValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    if method not in ("scan", "scan_unrolled", "sort", "compare_all"):
+        raise NbadValueError(f"searchsorted: method must be 'scan', 'scan_unrolled', 'sort' or "
+                             f"'compare_all', got {method!r}")
     a, v = as_operand(a), as_operand(v)
     if len(shape_of(a)) != 1:
         raise ShapeError(f"searchsorted: a must be 1-D, got shape {shape_of(a)}")
     if sorter is not None:
-        from nbad.numpy._indexing import take
-
         a = take(a, sorter)
     dtype, _ = promote_dtypes(a, v)
     a, v = convert(a, dtype), convert(v, dtype)
-    compare = ew.less if side == "left" else ew.less_equal
+    n = shape_of(a)[0]
+    if method == "compare_all" or n == 0:
+        v_shape = shape_of(v)
+        right = _goes_right(side, sh.reshape(a, (1,) * len(v_shape) + (n,)), sh.expand_dims(v, -1))
+        return red.sum(right, axis=-1, dtype=np.int64)
     v_shape = shape_of(v)
-    below = compare(sh.reshape(a, (1,) * len(v_shape) + shape_of(a)), sh.expand_dims(v, -1))
-    if dtype.kind in "fc" and side == "left":
-        # NaN sorts last: every number is below a NaN value.
-        below = ew.logical_or(below, ew.logical_and(ew.isnan(sh.expand_dims(v, -1)),
-                                                    ew.logical_not(ew.isnan(a))))
-    elif dtype.kind in "fc":
-        below = ew.logical_or(below, ew.isnan(sh.expand_dims(v, -1)))
-    return red.sum(below, axis=-1, dtype=np.int64)
+    if v_shape == ():
+        # bisect a 1-vector: a gather by a traced 0-d index does not compile yet
+        return sh.reshape(searchsorted(a, sh.reshape(v, (1,)), side), ())
+    # Invariant: the insertion point lies in [lo, hi]. The first midpoint is the same
+    # for every value: a static slice, not a gather.
+    mid = n // 2
+    right = _goes_right(side, sh.reshape(sh._slice_axis(a, 0, mid, mid + 1), ()), v)
+    lo = ew.where(right, mid + 1, 0)
+    hi = ew.where(right, n, mid)
+    for _ in range(int(n).bit_length() - 1):
+        mid = ew.floor_divide(ew.add(lo, hi), 2)
+        right = _goes_right(side, take(a, ew.minimum(mid, n - 1)), v)
+        right = ew.logical_and(right, ew.less(mid, hi))      # an empty interval stays put
+        lo = ew.where(right, ew.add(mid, 1), lo)
+        hi = ew.where(right, hi, mid)
+    return convert(lo, np.int64)

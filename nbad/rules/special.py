@@ -1,4 +1,4 @@
-"""Special functions: gammaln, digamma, polygamma, erfc, erfinv, ndtri,
+"""Special functions: gammaln, gamma, digamma, polygamma, erfc, erfinv, ndtri,
 log_ndtr, gammainc, gammaincc (jax.scipy.special's primitives).
 
 They are elementwise in shape and dtype (operands of one shape or scalars,
@@ -9,7 +9,7 @@ them. They do not fuse; they batch as any elementwise primitive does.
 
 Derivative rules (nbad operations, so they differentiate again):
 
-    gammaln'  = digamma,   digamma' = polygamma(1, .),
+    gammaln'  = digamma,   gamma' = gamma digamma,   digamma' = polygamma(1, .),
     d/dx polygamma(n, x) = polygamma(n + 1, x)     (n is not differentiable)
     erfc'(x)  = -2/sqrt(pi) exp(-x^2)
     erfinv'(x) = sqrt(pi)/2 exp(erfinv(x)^2)
@@ -33,7 +33,7 @@ from nbad.rules._batching import defvectorized
 from nbad.rules._family import check_kinds, common_shape, same_dtype
 from nbad.rules.elementwise_math import jnp, silent_impl
 
-__all__ = ["lgamma_p", "digamma_p", "polygamma_p", "erfc_p", "erfinv_p", "ndtri_p",
+__all__ = ["lgamma_p", "gamma_p", "digamma_p", "polygamma_p", "erfc_p", "erfinv_p", "ndtri_p",
            "log_ndtr_p", "igamma_p", "igammac_p", "igamma_grad_a_p"]
 
 
@@ -84,6 +84,7 @@ def _digamma(x):
 
 
 lgamma_p = special("lgamma", 1, _scipy("gammaln"))
+gamma_p = special("gamma", 1, _scipy("gamma"))
 digamma_p = special("digamma", 1, silent_impl(_digamma))
 polygamma_p = special("polygamma", 2, silent_impl(_polygamma))
 erfc_p = special("erfc", 1, _scipy("erfc"))
@@ -133,6 +134,7 @@ def _bind(prim, *xs):
 
 
 defderiv(lgamma_p, lambda out, x: [_bind(digamma_p, x)])
+defderiv(gamma_p, lambda out, x: [jnp.multiply(out, _bind(digamma_p, x))])
 defderiv(digamma_p, lambda out, x: [_bind(polygamma_p, jnp.ones_like(x), x)])
 defderiv(polygamma_p, lambda out, n, x: [None, _bind(polygamma_p, jnp.add(n, 1), x)])
 defderiv(erfc_p, lambda out, x: [jnp.multiply(-2 / _SQRT_PI, jnp.exp(jnp.negative(jnp.square(x))))])

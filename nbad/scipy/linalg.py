@@ -17,8 +17,6 @@ outside jit it squares s times.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 import nbad.numpy as jnp

@@ -26,7 +26,8 @@ from nbad.rules.shape import reshape_p
 
 __all__ = ["erf", "erfc", "erfinv", "expit", "logit", "logsumexp", "xlogy", "xlog1py", "entr",
            "gammaln", "digamma", "polygamma", "betaln", "multigammaln", "gammainc", "gammaincc",
-           "ndtr", "ndtri", "log_ndtr"]
+           "ndtr", "ndtri", "log_ndtr", "gamma", "gammasgn", "beta", "factorial", "rel_entr",
+           "kl_div"]
 
 
 def _inexact(x):
@@ -51,6 +52,51 @@ def erfinv(x):
 def gammaln(x):
     """log|Gamma(x)|."""
     return elementwise_call(special_rules.lgamma_p, "gammaln", x, to_inexact=True)
+
+
+def gamma(x):
+    return elementwise_call(special_rules.gamma_p, "gamma", x, to_inexact=True)
+
+
+def gammasgn(x):
+    """The sign of Gamma(x): 1 for x > 0 (and +0), NaN at the poles, else (-1)^ceil(-x)."""
+    x = _inexact(x)
+    odd_floor = _ew.not_equal(_ew.remainder(_ew.floor(x), 2), 0)
+    negative_sign = _ew.where(_ew.equal(_ew.floor(x), x), np.nan, _ew.where(odd_floor, -1, 1))
+    return _ew.where(_ew.greater(x, 0), 1, _ew.where(_ew.equal(x, 0), _ew.copysign(1, x), negative_sign))
+
+
+def beta(a, b):
+    """B(a, b) = Gamma(a) Gamma(b) / Gamma(a + b), as sign * exp(betaln) (no overflow)."""
+    a, b = _inexact(a), _inexact(b)
+    sign = _ew.multiply(_ew.multiply(gammasgn(a), gammasgn(b)), gammasgn(_ew.add(a, b)))
+    return _ew.multiply(sign, _ew.exp(betaln(a, b)))
+
+
+def factorial(n, exact=False):
+    """Gamma(n + 1); 0 for negative n."""
+    if exact:
+        raise ValueError("factorial with exact=True is not supported.")
+    n = _inexact(n)
+    return _ew.where(_ew.less(n, 0), 0, _ew.exp(gammaln(_ew.add(n, 1))))
+
+
+def rel_entr(x, y):
+    """x log(x / y) for x, y > 0; 0 where x == 0 and y >= 0; inf elsewhere."""
+    x, y = _inexact(x), _inexact(y)
+    dtype, _ = promote_dtypes(x, y)
+    x, y = convert(x, dtype), convert(y, dtype)
+    both_positive = _ew.logical_and(_ew.greater(x, 0), _ew.greater(y, 0))
+    safe_x, safe_y = _ew.where(both_positive, x, 1), _ew.where(both_positive, y, 1)
+    value = _ew.multiply(safe_x, _ew.log(_ew.divide(safe_x, safe_y)))
+    zero = _ew.logical_and(_ew.equal(x, 0), _ew.greater_equal(y, 0))
+    return _ew.where(both_positive, value, _ew.where(zero, 0, np.inf))
+
+
+def kl_div(x, y):
+    """rel_entr(x, y) - x + y (inf outside x, y >= 0 like rel_entr)."""
+    x, y = _inexact(x), _inexact(y)
+    return _ew.add(rel_entr(x, y), _ew.subtract(y, x))
 
 
 def digamma(x):
