@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
+import weakref
 
 import numpy as np
 
@@ -41,7 +42,7 @@ def _num_threads() -> int:
     return threads.num_threads()
 
 
-def _normalize_argnums(argnums, n_params, fn_name, what="static_argnums"):
+def _normalize_argnums(argnums, fn_name, what="static_argnums"):
     if argnums is None:
         return ()
     if isinstance(argnums, int):
@@ -130,19 +131,25 @@ class JitFunction:
         functools.update_wrapper(self, fun)
         self._fun = fun
         self._name = getattr(fun, "__name__", "fn")
-        sig = _Signature(fun)
-        nums = _normalize_argnums(static_argnums, len(sig.params), self._name)
+        nums = _normalize_argnums(static_argnums, self._name)
         if isinstance(static_argnames, str):
             static_argnames = (static_argnames,)
         names = tuple(static_argnames or ())
-        sig.check(nums, names, self._name)
-        self._static_argnums = tuple(sorted(set(nums) | set(sig.positions_of(names))))
-        self._static_argnames = tuple(sorted(set(names) | set(sig.names_of(nums))))
+        if nums or names:  # the signature maps them (reading it is most of creating a jit)
+            sig = _Signature(fun)
+            sig.check(nums, names, self._name)
+            nums, names = set(nums) | set(sig.positions_of(names)), set(names) | set(sig.names_of(nums))
+        self._static_argnums = tuple(sorted(nums))
+        self._static_argnames = tuple(sorted(names))
         self._simple = not self._static_argnums and not self._static_argnames
-        self._fast: dict = {}       # (shape, dtype, ...) -> compiled callable
-        self._cache: dict = {}      # (statics, in_tree, avals) -> _Compiled
-        self._ir_cache: dict = {}   # same key -> (IR, out_tree), for calls under a trace
-        self.trace_count = 0
+        # Shared by every jit of this function with these static arguments (JAX's
+        # cache belongs to the function too): jit(f) created anew finds f compiled.
+        #   _fast:     (shape, dtype, ...) -> compiled callable
+        #   _cache:    (statics, in_tree, avals) -> _Compiled
+        #   _ir_cache: same key -> (IR, out_tree), for calls under a trace
+        self._fast, self._cache, self._ir_cache = _function_caches(
+            fun, (self._static_argnums, self._static_argnames))
+        self.trace_count = 0  # traces this wrapper made
 
     # -- calling ------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -305,6 +312,24 @@ class JitFunction:
         if obj is None:
             return self
         return functools.partial(self, obj)
+
+
+_FUNCTION_CACHES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _function_caches(fun, static_config) -> tuple[dict, dict, dict]:
+    """The compiled programs of `fun` for one choice of static arguments, kept
+    while `fun` lives. A callable that cannot be weakly referenced gets its own."""
+    try:
+        per_config = _FUNCTION_CACHES.get(fun)
+        if per_config is None:
+            per_config = _FUNCTION_CACHES[fun] = {}
+    except TypeError:
+        return {}, {}, {}
+    caches = per_config.get(static_config)
+    if caches is None:
+        caches = per_config[static_config] = ({}, {}, {})
+    return caches
 
 
 # jax.jit's other keywords: accepted and ignored (nbad compiles for one CPU).

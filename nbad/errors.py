@@ -25,8 +25,12 @@ class UnexpectedTracerError(NbadError, TypeError):
     """A tracer escaped the transformation that created it."""
 
 
-class ShapeError(NbadError, TypeError):
-    """Operand shapes are incompatible (broadcasting, dot, concatenate ...)."""
+class ShapeError(NbadError, ValueError, TypeError):
+    """Operand shapes are incompatible (broadcasting, dot, concatenate ...).
+
+    jax.numpy raises ValueError for these (jnp.add, matmul, stack, solve ...),
+    jax.lax TypeError for the same mistakes one level down (lax.add,
+    broadcast_in_dim): a ShapeError is both, so either `except` catches it."""
 
 
 class NbadTypeError(NbadError, TypeError):

@@ -133,6 +133,7 @@ class IRTrace(Trace):
         self.constvars: list[Var] = []
         self.consts: list = []
         self._const_ids: dict[int, Var] = {}
+        self._const_sources: list = []
         self.values: dict[int, object] = {}  # var id -> concrete value (concrete traces)
 
     def new_input(self, aval: ShapedArray, value=None) -> Tracer:
@@ -159,6 +160,7 @@ class IRTrace(Trace):
         if var is None:
             var = Var(aval.strip_weak() if not isinstance(x, Tracer) else aval)
             self._const_ids[id(x)] = var
+            self._const_sources.append(x)  # alive while traced, so its id is not reused
             self.constvars.append(var)
             self.consts.append(_snapshot(x))
         return var
@@ -278,10 +280,30 @@ def bind(prim, *args, **params):
         top = _state.stack[-1]
     if top is not None:
         return top.process_primitive(prim, args, params)
-    out = prim.impl(*args, **params)
+    try:
+        out = prim.impl(*args, **params)
+    except (ValueError, TypeError, IndexError):
+        _raise_abstract_eval_error(prim, args, params)
+        raise
     if prim.multiple_results:
         return [wrap_eager(o) for o in out]
     return wrap_eager(out)
+
+
+def _raise_abstract_eval_error(prim, args, params):
+    """An eager impl failed: raise the error nbad gives for these operands under jit,
+    where abstract evaluation checks them (eager calls skip that, for speed), so eager
+    and jitted code fail alike. Returns if abstract evaluation finds nothing wrong."""
+    from nbad.errors import NbadError
+
+    try:
+        avals = [aval_of_value(a) for a in args]
+    except NbadError:
+        return
+    try:
+        prim.abstract_eval(*avals, **params)
+    except NbadError as e:
+        raise e.with_traceback(None) from None
 
 
 def bind_nullary(prim, *args, **params):

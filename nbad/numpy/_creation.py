@@ -22,6 +22,7 @@ from nbad.errors import (
     ConcretizationError,
     NbadTypeError,
     NbadValueError,
+    ShapeError,
     TracerIntegerConversionError,
     concretization_message,
 )
@@ -70,8 +71,12 @@ def _static_float(x, fn: str, arg: str):
 
 def _shape_tuple(shape, fn: str) -> tuple:
     if isinstance(shape, (list, tuple)):
-        return tuple(_static_int(d, fn, "shape") for d in shape)
-    return (_static_int(shape, fn, "shape"),)
+        dims = tuple(_static_int(d, fn, "shape") for d in shape)
+    else:
+        dims = (_static_int(shape, fn, "shape"),)
+    if any(d < 0 for d in dims):
+        raise ShapeError(f"{fn}: negative dimensions are not allowed, got shape {dims}")
+    return dims
 
 
 def _dtype_arg(dtype, default) -> np.dtype:
