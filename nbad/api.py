@@ -180,13 +180,11 @@ class JitFunction:
         n = len(args)
         static_pos = []
         for i in self._static_argnums:
+            # jit() checked them against the signature; beyond this call's arguments (passed
+            # by keyword, or a shorter *args) they do not apply, as in JAX.
             j = i + n if i < 0 else i
             if 0 <= j < n:
                 static_pos.append(j)
-            elif i < 0 or not self._static_argnames:
-                raise NbadValueError(
-                    f"jit({self._name}) has static_argnums={self._static_argnums} but was called "
-                    f"with only {n} positional arguments")
         static_pos = sorted(set(static_pos))
         statics = []
         for j in static_pos:

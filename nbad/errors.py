@@ -49,6 +49,18 @@ class NbadIndexError(NbadError, IndexError):
     """An index out of range or of an unsupported kind."""
 
 
+class InvalidIndexError(NbadIndexError, TypeError):
+    """An index of the wrong type (a float): NumPy raises IndexError, JAX TypeError."""
+
+
+class NonStaticSliceError(ConcretizationError, IndexError):
+    """A slice bound that is a traced value (JAX: IndexError)."""
+
+
+class NbadZeroDivisionError(NbadError, ZeroDivisionError):
+    """A zero step or divisor where NumPy and JAX raise ZeroDivisionError (arange)."""
+
+
 class InPlaceUpdateError(NbadError, TypeError):
     """`x[i] = v` on an immutable nbad array or tracer."""
 
