@@ -7,7 +7,7 @@ import pytest
 import nbad.numpy  # noqa: F401  (installs the methods)
 from nbad.core.array import as_array
 from nbad.core.avals import ShapedArray
-from nbad.core.trace import Tracer, eval_ir, trace_to_ir
+from nbad.core.trace import eval_ir, trace_to_ir
 from nbad.errors import ConcretizationError, InPlaceUpdateError
 
 F = np.array([[1.5, -2.0, 3.0], [0.5, 4.0, -1.0]])
