@@ -91,3 +91,10 @@ def test_eager_and_jit_errors_agree():
             nbad.jit(fn)(X)
         assert type(eager.value) is type(traced.value)
         assert str(eager.value) == str(traced.value)
+
+
+def test_concretization_message_suggests_only_control_flow_that_exists():
+    with pytest.raises(nbad.errors.ConcretizationError) as info:
+        nbad.jit(lambda v: 1.0 if v > 0 else 2.0)(1.0)
+    for name in ("cond", "while_loop", "fori_loop"):
+        assert (f"nbad.lax.{name}" in str(info.value)) == hasattr(nbad.lax, name)
