@@ -142,13 +142,14 @@ class JitFunction:
         self._static_argnums = tuple(sorted(nums))
         self._static_argnames = tuple(sorted(names))
         self._simple = not self._static_argnums and not self._static_argnames
-        # Shared by every jit of this function with these static arguments (JAX's
-        # cache belongs to the function too): jit(f) created anew finds f compiled.
+        # Shared by every jit of this function with these static arguments and thread
+        # count (JAX's cache belongs to the function too): jit(f) created anew finds f
+        # compiled; after config.update("num_threads", n) a new jit plans for n threads.
         #   _fast:     (shape, dtype, ...) -> compiled callable
         #   _cache:    (statics, in_tree, avals) -> _Compiled
         #   _ir_cache: same key -> (IR, out_tree), for calls under a trace
         self._fast, self._cache, self._ir_cache = _function_caches(
-            fun, (self._static_argnums, self._static_argnames))
+            fun, (self._static_argnums, self._static_argnames, _num_threads()))
         self.trace_count = 0  # traces this wrapper made
 
     # -- calling ------------------------------------------------------------------
