@@ -47,6 +47,15 @@ def test_captured_global_array_is_snapshotted_at_trace_time():
     np.testing.assert_array_equal(f(np.zeros(3)), [4.0, 4.0, 4.0])
 
 
+def test_captured_array_is_snapshotted_under_nested_transformations():
+    G = np.ones(3)
+    f = nbad.jit(nbad.grad(lambda x: jnp.sum(x * G) + jnp.sum(x * G * G)))
+    np.testing.assert_array_equal(f(np.zeros(3)), 2 * np.ones(3))
+    G[:] = 5.0
+    np.testing.assert_array_equal(f(np.zeros(3)), 2 * np.ones(3))
+    assert len(nbad.make_ir(f)(np.zeros(3)).constvars) == 1  # one snapshot of G, shared
+
+
 def test_asarray_does_not_alias_a_callers_mutable_array():
     a = np.ones(3)
     b = jnp.asarray(a)

@@ -34,6 +34,11 @@ from nbad.errors import (
 class _TraceState(threading.local):
     def __init__(self):
         self.stack: list["Trace"] = []
+        self.open_traces = 0  # as stack, but not emptied by `eager`
+        # id(captured array) -> (array, its copy), while any trace is open: every
+        # trace of one transformation sees one snapshot, so a constant stays one
+        # constvar through nested traces (and rerolled loop bodies stay equal).
+        self.snapshots: dict[int, tuple] = {}
 
 
 _state = _TraceState()
@@ -203,9 +208,14 @@ def _snapshot(x):
     what a compiled function computes (nbad Arrays are immutable already)."""
     from nbad.core.array import Array
 
-    if isinstance(x, np.ndarray) and type(x) is not Array:
-        return np.array(x)
-    return x
+    if not isinstance(x, np.ndarray) or type(x) is Array:
+        return x
+    known = _state.snapshots.get(id(x))
+    if known is not None and known[0] is x:
+        return known[1]
+    copy = np.array(x)
+    _state.snapshots[id(x)] = (x, copy)
+    return copy
 
 
 def _as_array(value, aval: ShapedArray):
@@ -225,12 +235,16 @@ class new_ir_trace:
     def __enter__(self) -> IRTrace:
         self.trace = IRTrace(len(_state.stack) + 1, self.concrete, self.name)
         _state.stack.append(self.trace)
+        _state.open_traces += 1
         return self.trace
 
     def __exit__(self, *exc):
         popped = _state.stack.pop()
         assert popped is self.trace, "trace stack corrupted"
         popped.alive = False
+        _state.open_traces -= 1
+        if not _state.open_traces:
+            _state.snapshots.clear()
         return False
 
 
