@@ -205,7 +205,7 @@ class JitFunction:
         try:
             avals = tuple(_leaf_aval(x, self._name) for x in leaves)
         except NbadOverflowError as e:
-            raise NbadOverflowError(f"jit({self._name}): {self._argument_of_leaf(args, kwargs, leaves)}: "
+            raise NbadOverflowError(f"jit({self._name}): {self._argument_of_leaf(args, kwargs)}: "
                                     f"{e}") from None
         key = (statics, in_tree, avals)
         compiled = self._cache.get(key)
@@ -224,7 +224,7 @@ class JitFunction:
             self._fast[fast_key] = _fast_entry(compiled)
         return out
 
-    def _argument_of_leaf(self, args, kwargs, leaves) -> str:
+    def _argument_of_leaf(self, args, kwargs) -> str:
         """Which argument holds the first Python int beyond int64 (for the message)."""
         names = [p.name for p in _Signature(self._fun).params]
         for i, a in enumerate(args):
@@ -377,8 +377,8 @@ def _static_key(value, what, fn_name):
 
 
 def _typed(value):
-    if type(value) in (tuple, list):
-        return (type(value), tuple(_typed(v) for v in value))
+    if type(value) is tuple:
+        return (tuple, tuple(_typed(v) for v in value))
     return (type(value), value)
 
 
