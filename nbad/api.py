@@ -21,6 +21,7 @@ import inspect
 import threading
 import time
 import uuid
+import weakref
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def _num_threads() -> int:
     return threads.num_threads()
 
 
-def _normalize_argnums(argnums, n_params, fn_name, what="static_argnums"):
+def _normalize_argnums(argnums, fn_name, what="static_argnums"):
     if argnums is None:
         return ()
     if isinstance(argnums, int):
@@ -181,19 +182,26 @@ class JitFunction:
         self._options = dict(static_argnums=static_argnums, static_argnames=static_argnames,
                              donate_argnums=donate_argnums, donate_argnames=donate_argnames, **options)
         self._name = getattr(fun, "__name__", "fn")
-        sig = _Signature(fun)
-        nums = _normalize_argnums(static_argnums, len(sig.params), self._name)
+        nums = _normalize_argnums(static_argnums, self._name)
         if isinstance(static_argnames, str):
             static_argnames = (static_argnames,)
         names = tuple(static_argnames or ())
-        sig.check(nums, names, self._name)
-        self._static_argnums = tuple(sorted(set(nums) | set(sig.positions_of(names))))
-        self._static_argnames = tuple(sorted(set(names) | set(sig.names_of(nums))))
+        if nums or names:  # the signature maps them (reading it is most of creating a jit)
+            sig = _Signature(fun)
+            sig.check(nums, names, self._name)
+            nums, names = set(nums) | set(sig.positions_of(names)), set(names) | set(sig.names_of(nums))
+        self._static_argnums = tuple(sorted(nums))
+        self._static_argnames = tuple(sorted(names))
         self._simple = not self._static_argnums and not self._static_argnames
-        self._fast: dict = {}       # (shape, dtype, ...) -> compiled callable
-        self._cache: dict = {}      # (statics, in_tree, avals) -> _Compiled
-        self._ir_cache: dict = {}   # same key -> (IR, out_tree), for calls under a trace
-        self.trace_count = 0
+        # Shared by every jit of this function with these static arguments and thread
+        # count (JAX's cache belongs to the function too): jit(f) created anew finds f
+        # compiled; after config.update("num_threads", n) a new jit plans for n threads.
+        #   _fast:     (shape, dtype, ...) -> compiled callable
+        #   _cache:    (statics, in_tree, avals) -> _Compiled
+        #   _ir_cache: same key -> (IR, out_tree), for calls under a trace
+        self._fast, self._cache, self._ir_cache = _function_caches(
+            fun, (self._static_argnums, self._static_argnames, _num_threads()))
+        self.trace_count = 0  # traces this wrapper made
 
     # -- calling ------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -228,13 +236,11 @@ class JitFunction:
         n = len(args)
         static_pos = []
         for i in self._static_argnums:
+            # jit() checked them against the signature; beyond this call's arguments (passed
+            # by keyword, or a shorter *args) they do not apply, as in JAX.
             j = i + n if i < 0 else i
             if 0 <= j < n:
                 static_pos.append(j)
-            elif i < 0 or not self._static_argnames:
-                raise NbadValueError(
-                    f"jit({self._name}) has static_argnums={self._static_argnums} but was called "
-                    f"with only {n} positional arguments")
         static_pos = sorted(set(static_pos))
         statics = []
         for j in static_pos:
@@ -254,7 +260,7 @@ class JitFunction:
         try:
             avals = tuple(_leaf_aval(x, self._name) for x in leaves)
         except NbadOverflowError as e:
-            raise NbadOverflowError(f"jit({self._name}): {self._argument_of_leaf(args, kwargs, leaves)}: "
+            raise NbadOverflowError(f"jit({self._name}): {self._argument_of_leaf(args, kwargs)}: "
                                     f"{e}") from None
         key = (statics, in_tree, avals)
         compiled = self._cache.get(key)
@@ -274,7 +280,7 @@ class JitFunction:
             self._fast[fast_key] = _fast_entry(compiled)
         return out
 
-    def _argument_of_leaf(self, args, kwargs, leaves) -> str:
+    def _argument_of_leaf(self, args, kwargs) -> str:
         """Which argument holds the first Python int beyond int64 (for the message)."""
         names = [p.name for p in _Signature(self._fun).params]
         for i, a in enumerate(args):
@@ -373,6 +379,24 @@ class JitFunction:
         return functools.partial(self, obj)
 
 
+_FUNCTION_CACHES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _function_caches(fun, static_config) -> tuple[dict, dict, dict]:
+    """The compiled programs of `fun` for one choice of static arguments, kept
+    while `fun` lives. A callable that cannot be weakly referenced gets its own."""
+    try:
+        per_config = _FUNCTION_CACHES.get(fun)
+        if per_config is None:
+            per_config = _FUNCTION_CACHES[fun] = {}
+    except TypeError:
+        return {}, {}, {}
+    caches = per_config.get(static_config)
+    if caches is None:
+        caches = per_config[static_config] = ({}, {}, {})
+    return caches
+
+
 # jax.jit's other keywords: accepted and ignored (nbad compiles for one CPU).
 _IGNORED_JIT_OPTIONS = frozenset({"in_shardings", "out_shardings", "keep_unused", "device", "backend",
                                   "inline", "abstracted_axes", "compiler_options"})
@@ -419,8 +443,8 @@ def _static_key(value, what, fn_name):
 
 
 def _typed(value):
-    if type(value) in (tuple, list):
-        return (type(value), tuple(_typed(v) for v in value))
+    if type(value) is tuple:
+        return (tuple, tuple(_typed(v) for v in value))
     return (type(value), value)
 
 

@@ -245,7 +245,11 @@ def _check_tangents(name, primals, tangents):
 
 
 def _value_dtype(x):
-    return x.aval.dtype if isinstance(x, Tracer) else _leaf_aval(x, "jvp", "").dtype
+    if isinstance(x, Tracer):
+        return x.aval.dtype
+    if isinstance(x, (np.ndarray, np.generic)) and x.dtype == ad.FLOAT0:
+        return x.dtype
+    return _leaf_aval(x, "jvp", "").dtype
 
 
 def _is_weak_scalar(x):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 
 from nbad import tree_util
-from nbad.core.trace import Tracer, bind, trace_to_ir
+from nbad.core.trace import Tracer, bind, current_level, trace_to_ir
 from nbad.errors import NbadTypeError, NbadValueError
 from nbad.numpy._core import aval_of
 from nbad.rules.control import custom_jvp_call_p, custom_vjp_call_p
@@ -45,6 +45,8 @@ class _CustomFunction:
         return [static[i] if i in static else next(it) for i in range(n)]
 
     def _bind(self, prim, args, rule):
+        if current_level() == 0:  # no transformation: the rule cannot matter (as in JAX)
+            return self.fun(*args)
         static, dyn = self._split(args)
         leaves, in_tree = tree_util.tree_flatten(dyn)
         trees = {}

@@ -25,8 +25,12 @@ class UnexpectedTracerError(NbadError, TypeError):
     """A tracer escaped the transformation that created it."""
 
 
-class ShapeError(NbadError, TypeError):
-    """Operand shapes are incompatible (broadcasting, dot, concatenate ...)."""
+class ShapeError(NbadError, ValueError, TypeError):
+    """Operand shapes are incompatible (broadcasting, dot, concatenate ...).
+
+    jax.numpy raises ValueError for these (jnp.add, matmul, stack, solve ...),
+    jax.lax TypeError for the same mistakes one level down (lax.add,
+    broadcast_in_dim): a ShapeError is both, so either `except` catches it."""
 
 
 class NbadTypeError(NbadError, TypeError):
@@ -43,6 +47,18 @@ class NbadOverflowError(NbadError, OverflowError):
 
 class NbadIndexError(NbadError, IndexError):
     """An index out of range or of an unsupported kind."""
+
+
+class InvalidIndexError(NbadIndexError, TypeError):
+    """An index of the wrong type (a float): NumPy raises IndexError, JAX TypeError."""
+
+
+class NonStaticSliceError(ConcretizationError, IndexError):
+    """A slice bound that is a traced value (JAX: IndexError)."""
+
+
+class NbadZeroDivisionError(NbadError, ZeroDivisionError):
+    """A zero step or divisor where NumPy and JAX raise ZeroDivisionError (arange)."""
 
 
 class InPlaceUpdateError(NbadError, TypeError):
@@ -70,6 +86,15 @@ def concretization_message(what: str, aval, fn_name: str | None = None) -> str:
         "while the function is traced, so Python control flow (if/while/bool/int/float) "
         "cannot depend on them. Possible fixes:\n"
         "  * mark the argument static: nbad.jit(f, static_argnums=...) or static_argnames=...;\n"
-        "  * select values without branching: nbad.numpy.where(cond, a, b);\n"
-        "  * use structured control flow: nbad.lax.cond / nbad.lax.while_loop / nbad.lax.fori_loop."
+        "  * select values without branching: nbad.numpy.where(cond, a, b)"
+        + _control_flow_fix()
     )
+
+
+def _control_flow_fix() -> str:
+    """The structured control flow nbad.lax has (it is being added): only what exists."""
+    import nbad.lax
+
+    names = [f"nbad.lax.{n}" for n in ("cond", "switch", "while_loop", "fori_loop", "scan")
+             if hasattr(nbad.lax, n)]
+    return ";\n  * use structured control flow: " + " / ".join(names) + "." if names else "."

@@ -9,7 +9,8 @@ import nbad.numpy as jnp
 from nbad.core.avals import ShapedArray
 from nbad.errors import NbadTypeError, ShapeError
 from nbad.rules.linalg import dot_general_p
-from nbad.rules.linalg_decomp import cholesky_p, det_p, eigh_p, inv_p, slogdet_p, solve_p
+from nbad.rules.linalg_decomp import (cholesky_p, cofactor_p, det_p, eigh_p, inv_p, slogdet_p,
+                                      solve_p)
 from nbad.test_util import check_rule
 
 jax = pytest.importorskip("jax")
@@ -145,7 +146,12 @@ def test_impls_match_numpy(dtype, batch):
     np.testing.assert_allclose(w, np.linalg.eigvalsh(p), rtol=tol, atol=tol)
     np.testing.assert_allclose((v * w[..., None, :]) @ np.conj(mT(v)), p, rtol=tol * 10,
                                atol=tol * 10)
-    for prim, args in ((solve_p, (a, b)), (inv_p, (a,)), (det_p, (a,)), (slogdet_p, (a,)),
+    c = cofactor_p.impl(a)
+    assert c.dtype == dtype
+    np.testing.assert_allclose(c, np.linalg.det(a)[..., None, None] * mT(np.linalg.inv(a)),
+                               rtol=tol * 10, atol=tol * 10)
+    for prim, args in ((solve_p, (a, b)), (inv_p, (a,)), (det_p, (a,)), (cofactor_p, (a,)),
+                       (slogdet_p, (a,)),
                        (cholesky_p, (p,)), (eigh_p, (p,))):
         avals = prim.abstract_eval(*[ShapedArray(x.shape, x.dtype) for x in args])
         outs = prim.impl(*args)
@@ -225,6 +231,7 @@ def test_rules_against_finite_differences(batch):
     check_rule(solve_p, [a, randn(batch + (n, 1))])
     check_rule(inv_p, [a])
     check_rule(det_p, [a])
+    check_rule(cofactor_p, [a])
     check_rule(slogdet_p, [a])
     check_rule(slogdet_p, [-a])  # negative determinants have the same log-derivative
     check_rule(cholesky_p, [spd(batch + (n, n))])

@@ -47,6 +47,15 @@ def test_captured_global_array_is_snapshotted_at_trace_time():
     np.testing.assert_array_equal(f(np.zeros(3)), [4.0, 4.0, 4.0])
 
 
+def test_captured_array_is_snapshotted_under_nested_transformations():
+    G = np.ones(3)
+    f = nbad.jit(nbad.grad(lambda x: jnp.sum(x * G) + jnp.sum(x * G * G)))
+    np.testing.assert_array_equal(f(np.zeros(3)), 2 * np.ones(3))
+    G[:] = 5.0
+    np.testing.assert_array_equal(f(np.zeros(3)), 2 * np.ones(3))
+    assert len(nbad.make_ir(f)(np.zeros(3)).constvars) == 1  # one snapshot of G, shared
+
+
 def test_asarray_does_not_alias_a_callers_mutable_array():
     a = np.ones(3)
     b = jnp.asarray(a)
@@ -182,3 +191,40 @@ def test_float32_sums_match_numpy_accuracy_on_every_thread_count(restore_threads
             assert abs(complex(got) - exact) / abs(exact) < tolerance, (name, n)
             results.append(complex(got))
         assert len(set(results)) == 1, (name, results)
+
+
+# -- the jit cache belongs to the function ---------------------------------------------------
+def _shared_cache_fn(x, scale=2.0):
+    return x * scale
+
+
+def test_jit_created_anew_reuses_the_functions_programs(restore_threads):
+    x = np.ones(3)
+    first = nbad.jit(_shared_cache_fn)
+    first(x)
+    again = nbad.jit(_shared_cache_fn)
+    np.testing.assert_array_equal(again(x), 2 * x)
+    assert again.trace_count == 0
+    static = nbad.jit(_shared_cache_fn, static_argnames="scale")  # other static arguments
+    np.testing.assert_array_equal(static(x, scale=3.0), 3 * x)
+    assert static.trace_count == 1
+    from nbad.codegen.threads import num_threads
+
+    nbad.config.update("num_threads", num_threads() + 1)  # programs are planned per count
+    other_threads = nbad.jit(_shared_cache_fn)
+    other_threads(x)
+    assert other_threads.trace_count == 1
+
+
+class _NoWeakref:
+    __slots__ = ()
+
+    def __call__(self, x):
+        return x + 1
+
+
+def test_jit_of_a_callable_without_weak_references_keeps_its_own_cache():
+    f = nbad.jit(_NoWeakref())
+    np.testing.assert_array_equal(f(np.ones(2)), [2.0, 2.0])
+    f(np.ones(2))
+    assert f.trace_count == 1

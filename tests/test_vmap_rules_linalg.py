@@ -10,7 +10,8 @@ import pytest
 from nbad.core.avals import ShapedArray
 from nbad.core.trace import trace_to_ir
 from nbad.rules.linalg import dot_general_p
-from nbad.rules.linalg_decomp import cholesky_p, det_p, eigh_p, inv_p, slogdet_p, solve_p
+from nbad.rules.linalg_decomp import (cholesky_p, cofactor_p, det_p, eigh_p, inv_p, slogdet_p,
+                                      solve_p)
 from nbad.test_util import check_batching
 from test_rules_linalg import CASES as IMPL_CASES
 
@@ -124,7 +125,7 @@ def _spd(shape, dtype, rng):
 
 DECOMP_DTYPES = [np.float64, np.complex128, np.float32]
 DTOL = {np.float64: 1e-12, np.complex128: 1e-12, np.float32: 1e-5}
-UNARY = [inv_p, det_p, slogdet_p, cholesky_p, eigh_p]
+UNARY = [inv_p, det_p, cofactor_p, slogdet_p, cholesky_p, eigh_p]
 
 
 @pytest.mark.parametrize("prim", UNARY, ids=lambda p: p.name)

@@ -24,19 +24,28 @@ def _inplace_error(self, index=None, value=None):
     )
 
 
+_ndarray_getitem = np.ndarray.__getitem__
+
+
 class Array(np.ndarray):
     __setitem__ = _inplace_error
 
     def __getitem__(self, index):
-        # A traced index (an Array captured by a jitted or vmapped function):
-        # NumPy cannot index by it, nbad.numpy can. Trying NumPy first keeps
-        # eager indexing at NumPy's cost.
         try:
-            return np.ndarray.__getitem__(self, index)
+            return _ndarray_getitem(self, index)
         except (TracerArrayConversionError, ConcretizationError):
+            # A traced index (an Array captured by a jitted or vmapped function):
+            # NumPy cannot index by it, nbad.numpy can.
             from nbad.numpy._indexing import getitem
 
             return getitem(self, index)
+        except IndexError:
+            # nbad's own error for the index (a float is also a TypeError, as in JAX),
+            # the one jit raises; NumPy's where nbad finds nothing wrong.
+            from nbad.numpy._indexing import getitem
+
+            getitem(np.asarray(self), index)
+            raise
 
     def block_until_ready(self):
         return self

@@ -34,6 +34,11 @@ from nbad.errors import (
 class _TraceState(threading.local):
     def __init__(self):
         self.stack: list["Trace"] = []
+        self.open_traces = 0  # as stack, but not emptied by `eager`
+        # id(captured array) -> (array, its copy), while any trace is open: every
+        # trace of one transformation sees one snapshot, so a constant stays one
+        # constvar through nested traces (and rerolled loop bodies stay equal).
+        self.snapshots: dict[int, tuple] = {}
 
 
 _state = _TraceState()
@@ -133,6 +138,7 @@ class IRTrace(Trace):
         self.constvars: list[Var] = []
         self.consts: list = []
         self._const_ids: dict[int, Var] = {}
+        self._const_sources: list = []
         self.values: dict[int, object] = {}  # var id -> concrete value (concrete traces)
 
     def new_input(self, aval: ShapedArray, value=None) -> Tracer:
@@ -159,6 +165,7 @@ class IRTrace(Trace):
         if var is None:
             var = Var(aval.strip_weak() if not isinstance(x, Tracer) else aval)
             self._const_ids[id(x)] = var
+            self._const_sources.append(x)  # alive while traced, so its id is not reused
             self.constvars.append(var)
             self.consts.append(_snapshot(x))
         return var
@@ -201,9 +208,14 @@ def _snapshot(x):
     what a compiled function computes (nbad Arrays are immutable already)."""
     from nbad.core.array import Array
 
-    if isinstance(x, np.ndarray) and type(x) is not Array:
-        return np.array(x)
-    return x
+    if not isinstance(x, np.ndarray) or type(x) is Array:
+        return x
+    known = _state.snapshots.get(id(x))
+    if known is not None and known[0] is x:
+        return known[1]
+    copy = np.array(x)
+    _state.snapshots[id(x)] = (x, copy)
+    return copy
 
 
 def _as_array(value, aval: ShapedArray):
@@ -223,12 +235,16 @@ class new_ir_trace:
     def __enter__(self) -> IRTrace:
         self.trace = IRTrace(len(_state.stack) + 1, self.concrete, self.name)
         _state.stack.append(self.trace)
+        _state.open_traces += 1
         return self.trace
 
     def __exit__(self, *exc):
         popped = _state.stack.pop()
         assert popped is self.trace, "trace stack corrupted"
         popped.alive = False
+        _state.open_traces -= 1
+        if not _state.open_traces:
+            _state.snapshots.clear()
         return False
 
 
@@ -278,10 +294,30 @@ def bind(prim, *args, **params):
         top = _state.stack[-1]
     if top is not None:
         return top.process_primitive(prim, args, params)
-    out = prim.impl(*args, **params)
+    try:
+        out = prim.impl(*args, **params)
+    except (ValueError, TypeError, IndexError):
+        _raise_abstract_eval_error(prim, args, params)
+        raise
     if prim.multiple_results:
         return [wrap_eager(o) for o in out]
     return wrap_eager(out)
+
+
+def _raise_abstract_eval_error(prim, args, params):
+    """An eager impl failed: raise the error nbad gives for these operands under jit,
+    where abstract evaluation checks them (eager calls skip that, for speed), so eager
+    and jitted code fail alike. Returns if abstract evaluation finds nothing wrong."""
+    from nbad.errors import NbadError
+
+    try:
+        avals = [aval_of_value(a) for a in args]
+    except NbadError:
+        return
+    try:
+        prim.abstract_eval(*avals, **params)
+    except NbadError as e:
+        raise e.with_traceback(None) from None
 
 
 def bind_nullary(prim, *args, **params):

@@ -22,6 +22,8 @@ from nbad.errors import (
     ConcretizationError,
     NbadTypeError,
     NbadValueError,
+    NbadZeroDivisionError,
+    ShapeError,
     TracerIntegerConversionError,
     concretization_message,
 )
@@ -70,8 +72,12 @@ def _static_float(x, fn: str, arg: str):
 
 def _shape_tuple(shape, fn: str) -> tuple:
     if isinstance(shape, (list, tuple)):
-        return tuple(_static_int(d, fn, "shape") for d in shape)
-    return (_static_int(shape, fn, "shape"),)
+        dims = tuple(_static_int(d, fn, "shape") for d in shape)
+    else:
+        dims = (_static_int(shape, fn, "shape"),)
+    if any(d < 0 for d in dims):
+        raise ShapeError(f"{fn}: negative dimensions are not allowed, got shape {dims}")
+    return dims
 
 
 def _dtype_arg(dtype, default) -> np.dtype:
@@ -150,6 +156,8 @@ def array(object, dtype=None, copy=True, order="K", ndmin=0):
         out = _stack_traced(object, dtype or _weak_promoted_dtype(object))
     else:
         check_not_masked(object)
+        if object is None:
+            raise NbadValueError("None is not a valid value for nbad.numpy.array")
         if type(object) is int:
             aval_of_value(object)  # an int beyond int64 raises OverflowError, as in JAX
         if isinstance(object, (list, tuple)) and dtype is None:
@@ -235,7 +243,7 @@ def arange(start, stop=None, step=None, dtype=None):
     if stop is None:
         start, stop = 0, start
     if step == 0:
-        raise NbadValueError("arange: step must not be zero")
+        raise NbadZeroDivisionError("arange: step must not be zero (division by zero)")
     args = [np.asarray(v) for v in (start, stop, step)]
     dtype = _dtype_arg(dtype, np.result_type(*args))
     if dtype.kind in "iub" and all(a.dtype.kind in "iub" for a in args):

@@ -28,8 +28,8 @@ import operator
 import numpy as np
 
 from nbad.core.trace import Tracer, bind
-from nbad.errors import (ConcretizationError, NbadIndexError, NbadNotImplementedError,
-                         NbadValueError, ShapeError)
+from nbad.errors import (ConcretizationError, InvalidIndexError, NbadIndexError, NbadNotImplementedError,
+                         NbadTypeError, NbadValueError, NonStaticSliceError, ShapeError)
 from nbad.numpy import _elementwise as ew
 from nbad.numpy._core import as_operand, broadcast_shapes, convert, dtype_of, shape_of
 from nbad.numpy._shape import broadcast_to, normalize_axis, reshape, unchanged
@@ -69,6 +69,9 @@ def _classify(item):
     if item is Ellipsis:
         return "ellipsis", None
     if isinstance(item, slice):
+        for bound in (item.start, item.stop, item.step):
+            if isinstance(bound, Tracer) and bound.value is None:
+                raise NonStaticSliceError(_non_static_slice_message(item, bound))
         return "slice", item
     if isinstance(item, (bool, np.bool_)):
         if not item:
@@ -84,7 +87,19 @@ def _classify(item):
             return "mask", _concrete_mask(item)
         if kind in "iu":
             return "array", item
-    raise NbadIndexError(f"{_INVALID}; got {item!r:.60}")
+    raise InvalidIndexError(f"{_INVALID}; got {item!r:.60}")
+
+
+def _non_static_slice_message(item, bound) -> str:
+    import nbad.lax
+
+    fix = ("nbad.lax.dynamic_slice(x, start_indices, slice_sizes) for a traced start and a "
+           "static size" if hasattr(nbad.lax, "dynamic_slice") else
+           "a static start (static_argnums), or jnp.take with traced indices")
+    shown = ", ".join(f"<traced {b.aval.str_short()}>" if isinstance(b, Tracer) else repr(b)
+                      for b in (item.start, item.stop, item.step))
+    return (f"Slice entries must be static integers, got slice({shown}): the result's shape "
+            f"would depend on a traced value. Use {fix}.")
 
 
 def _entries(fn, shape, index):

@@ -96,7 +96,12 @@ def matmul(a, b, /):
         lead, nbatch = na - 1, nb - 2
         perm = tuple(range(lead, lead + nbatch)) + tuple(range(lead)) + (lead + nbatch,)
         return _transpose(out, perm)
-    batch = tuple(np.broadcast_shapes(shape_of(a)[:-2], shape_of(b)[:-2]))
+    try:
+        batch = tuple(np.broadcast_shapes(shape_of(a)[:-2], shape_of(b)[:-2]))
+    except ValueError:
+        raise ShapeError(
+            f"matmul: the batch dimensions {shape_of(a)[:-2]} and {shape_of(b)[:-2]} of operands of "
+            f"shapes {shape_of(a)} and {shape_of(b)} do not broadcast together") from None
     a = broadcast_to(a, batch + shape_of(a)[-2:])
     b = broadcast_to(b, batch + shape_of(b)[-2:])
     nbatch = len(batch)

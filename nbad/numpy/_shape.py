@@ -7,6 +7,7 @@ always nbad Arrays.
 """
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -62,25 +63,35 @@ def _check_order(fn, order):
 
 
 # -- reshaping ----------------------------------------------------------------
-def _resolve_shape(fn, size, shape) -> tuple:
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    shape = tuple(operator.index(d) for d in shape)
+def _resolve_shape(fn, size, shape, old_shape=None) -> tuple:
+    given = shape
+    try:
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        shape = tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise NbadTypeError(f"{fn}: the new shape must be an integer or a sequence of integers, "
+                            f"got {given!r:.60}") from None
     unknown = [i for i, d in enumerate(shape) if d == -1]
     if len(unknown) > 1 or any(d < -1 for d in shape):
         raise NbadValueError(f"{fn}: shape {shape} may hold at most one -1 and no other "
                              "negative sizes")
+    of = f"an array of size {size}" if old_shape is None else (
+        f"an array of shape {old_shape} (size {size})")
     if unknown:
         known = int(np.prod([d for d in shape if d != -1]))
         if known == 0 or size % known:
-            raise ShapeError(f"{fn}: cannot reshape an array of size {size} into shape {shape}")
+            raise ShapeError(f"{fn}: cannot reshape {of} into shape {shape}")
         shape = tuple(size // known if d == -1 else d for d in shape)
+    elif math.prod(shape) != size:
+        raise ShapeError(f"{fn}: cannot reshape {of} into shape {shape} (size {math.prod(shape)})")
     return shape
 
 
 def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
     _check_order("reshape", order)
     a = as_operand(a)
-    shape = _resolve_shape("reshape", _core.aval_of(a).size, newshape if shape is None else shape)
+    shape = _resolve_shape("reshape", _core.aval_of(a).size, newshape if shape is None else shape,
+                           shape_of(a))
     if shape_of(a) == shape:
         return unchanged(a)
     return bind(sp.reshape_p, a, new_sizes=shape)
@@ -300,6 +311,8 @@ def tile(A, reps):
     nd = max(len(s), len(reps))
     s = (1,) * (nd - len(s)) + s
     reps = (1,) * (nd - len(reps)) + tuple(operator.index(r) for r in reps)
+    if any(r < 0 for r in reps):
+        raise NbadValueError(f"tile: reps must be non-negative, got {reps[nd - len(reps):]}")
     # Interleave a broadcast axis before each original one, then merge the pairs.
     x = reshape(A, tuple(d for n in s for d in (1, n)))
     x = broadcast_to(x, tuple(d for r, n in zip(reps, s) for d in (r, n)))
@@ -314,6 +327,10 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
     if isinstance(repeats, Tracer):
         repeats = repeats._concrete("repeat(repeats=...)")
     counts = np.asarray(repeats)
+    if counts.dtype.kind not in "iub":
+        raise NbadTypeError(f"repeat: repeats must be integers, got {counts.dtype.name} {repeats!r:.60}")
+    if np.any(counts < 0):
+        raise NbadValueError(f"repeat: repeats must be non-negative, got {repeats!r:.60}")
     if counts.ndim == 0:
         s = shape_of(a)
         x = expand_dims(a, axis + 1)

@@ -1,4 +1,5 @@
-"""Differentiable dense linear algebra: solve, inv, det, slogdet, cholesky, eigh.
+"""Differentiable dense linear algebra: solve, inv, det, cofactor, slogdet,
+cholesky, eigh.
 
 All are "library" primitives: their impl (NumPy's LAPACK wrappers) runs
 between compiled kernels, batched over leading dimensions like jnp.linalg.
@@ -9,6 +10,7 @@ before binding, the primitives themselves require:
     solve(a, b)     a (..., n, n), b (..., n, k) with a's batch dims -> x (..., n, k)
     inv(a)          -> (..., n, n)
     det(a)          -> (...)
+    cofactor(a)     -> (..., n, n), the cofactor matrix adj(a)^T (d det / d a)
     slogdet(a)      -> sign (...) in a's dtype, logabsdet (...) real
     cholesky(a)     -> L (..., n, n) lower, A = L L^H
     eigh(a)         -> w (..., n) real ascending, v (..., n, n) with A v = v diag(w)
