@@ -14,13 +14,14 @@ END = "<!-- end api-table -->"
 MODULES = [
     ("nbad", ("jit make_ir vmap grad value_and_grad vjp jvp linearize jacfwd jacrev jacobian hessian "
               "custom_jvp custom_vjp device_get block_until_ready").split()),
-    ("nbad.lax", ["map", "stop_gradient"]),
+    ("nbad.lax", ["map", "sort", "sort_key_val", "stop_gradient"]),
     ("nbad.test_util", ["check_batching", "check_grads", "check_rule"]),
     ("nbad.numpy", None),
     ("nbad.numpy.linalg", None),
     ("nbad.nn", None),
     ("nbad.scipy.special", None),
     ("nbad.tree_util", None),
+    ("nbad.random", None),
 ]
 
 

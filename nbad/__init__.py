@@ -15,6 +15,7 @@ from nbad import numpy
 from nbad import nn
 from nbad import scipy
 from nbad import lax
+from nbad import random
 from nbad.custom_derivatives import custom_jvp, custom_vjp
 from nbad.api import jit, make_ir
 from nbad.api_ad import grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, hessian
@@ -37,5 +38,5 @@ def block_until_ready(x):
 
 __all__ = ["jit", "make_ir", "vmap", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "jacobian",
            "hessian", "config", "Array", "errors", "tree_util", "tree_map", "tree_flatten",
-           "tree_unflatten", "tree_leaves", "tree_structure", "numpy", "nn", "scipy", "lax", "custom_jvp", "custom_vjp", "device_get",
+           "tree_unflatten", "tree_leaves", "tree_structure", "numpy", "nn", "scipy", "lax", "random", "custom_jvp", "custom_vjp", "device_get",
            "block_until_ready"]

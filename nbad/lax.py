@@ -11,6 +11,7 @@ from __future__ import annotations
 from nbad.core.trace import bind
 from nbad.numpy._core import as_operand
 from nbad.rules.control import stop_gradient_p
+from nbad.rules.sort import sort_p
 
 
 def stop_gradient(x):
@@ -25,3 +26,22 @@ def map(f, xs, *, batch_size=None):  # noqa: A001 - JAX's name
     from nbad.api_vmap import lax_map
 
     return lax_map(f, xs, batch_size=batch_size)
+
+
+def sort(operand, dimension=-1, is_stable=True, num_keys=1):
+    """operand (an array, or a sequence of arrays sorted together by the first
+    num_keys of them, lexicographically) sorted along dimension."""
+    from nbad.numpy._core import shape_of
+    from nbad.numpy._shape import normalize_axis
+
+    single = not isinstance(operand, (tuple, list))
+    operands = [as_operand(x) for x in ([operand] if single else operand)]
+    dimension = normalize_axis("lax.sort", dimension, len(shape_of(operands[0])))
+    outs = bind(sort_p, *operands, dimension=dimension, is_stable=bool(is_stable),
+                num_keys=num_keys)
+    return outs[0] if single else tuple(outs)
+
+
+def sort_key_val(keys, values, dimension=-1, is_stable=True):
+    """(keys sorted along dimension, values reordered with them)."""
+    return sort((keys, values), dimension=dimension, is_stable=is_stable, num_keys=1)

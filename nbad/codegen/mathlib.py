@@ -640,3 +640,82 @@ _IMPLS = {"exp": (_exp64, _f32._exp32), "expm1": (_expm1_64, _f32._expm1_32),
 exp, expm1, log, log1p, tanh, logistic, sin, cos, erf = (_public(n, *_IMPLS[n]) for n in __all__)
 for _n in __all__:  # the same functions, called rather than inlined (_CALL_OPTIONS): <name>_call
     globals()[_n + "_call"] = _public(_n, *_IMPLS[_n], options=_CALL_OPTIONS)
+
+
+# ------------------------------------------------------------ fused multiply-add
+# a * b + c rounded once. Not a public math function of the table above (it takes
+# three operands of one float type): the fma primitive (rules/random.py) calls it,
+# because XLA contracts JAX's multiply-adds into FMAs and nbad.random reproduces them.
+@intrinsic
+def _fma_intrinsic(typingctx, a, b, c):
+    if isinstance(a, types.Float) and a == b == c:
+        def codegen(context, builder, sig, args):
+            ty = args[0].type
+            fn = builder.module.declare_intrinsic("llvm.fma", [ty], ir.FunctionType(ty, [ty] * 3))
+            return builder.call(fn, args)
+        return a(a, b, c), codegen
+
+
+def _fused_multiply_add(a, b, c):
+    return _fma_intrinsic(a, b, c)
+
+
+fma = njit(**_JIT_OPTIONS)(_fused_multiply_add)
+fma_call = njit(**_CALL_OPTIONS)(_fused_multiply_add)
+
+
+# ------------------------------------------------------------------ threefry2x32
+# The Threefry-2x32 hash (20 rounds) for the threefry2x32 primitive (rules/random.py).
+# One function instead of ~120 elementwise operations in each kernel: Numba types
+# it once per process, and LLVM folds the constant `output` and turns the rotations
+# into rotate instructions once inlined. uint32 arithmetic widens in Numba, hence
+# the casts after every add. output: 0 or 1 (that word), 2 (their xor: JAX's 32
+# random bits), 3 (word 0 above word 1 as a uint64: JAX's 64 random bits).
+_THREEFRY_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def _rotl32(x, d):
+    return np.uint32((x << np.uint32(d)) | (x >> np.uint32(32 - d)))
+
+
+def _threefry_rounds(x1, x2, r0, r1, r2, r3):
+    x1 = np.uint32(x1 + x2)
+    x2 = np.uint32(x1 ^ _rotl32(x2, r0))
+    x1 = np.uint32(x1 + x2)
+    x2 = np.uint32(x1 ^ _rotl32(x2, r1))
+    x1 = np.uint32(x1 + x2)
+    x2 = np.uint32(x1 ^ _rotl32(x2, r2))
+    x1 = np.uint32(x1 + x2)
+    x2 = np.uint32(x1 ^ _rotl32(x2, r3))
+    return x1, x2
+
+
+def _threefry2x32(k1, k2, x1, x2, output):
+    k1, k2 = np.uint32(k1), np.uint32(k2)
+    k3 = np.uint32(k1 ^ k2 ^ np.uint32(0x1BD11BDA))
+    x1, x2 = np.uint32(x1 + k1), np.uint32(x2 + k2)
+    x1, x2 = _rounds_a(x1, x2)
+    x1, x2 = np.uint32(x1 + k2), np.uint32(x2 + k3 + np.uint32(1))
+    x1, x2 = _rounds_b(x1, x2)
+    x1, x2 = np.uint32(x1 + k3), np.uint32(x2 + k1 + np.uint32(2))
+    x1, x2 = _rounds_a(x1, x2)
+    x1, x2 = np.uint32(x1 + k1), np.uint32(x2 + k2 + np.uint32(3))
+    x1, x2 = _rounds_b(x1, x2)
+    x1, x2 = np.uint32(x1 + k2), np.uint32(x2 + k3 + np.uint32(4))
+    x1, x2 = _rounds_a(x1, x2)
+    x1, x2 = np.uint32(x1 + k3), np.uint32(x2 + k1 + np.uint32(5))
+    if output == 0:
+        return np.uint64(x1)
+    if output == 1:
+        return np.uint64(x2)
+    if output == 2:
+        return np.uint64(x1 ^ x2)
+    return (np.uint64(x1) << np.uint64(32)) | np.uint64(x2)
+
+
+_rotl32 = _jit(_rotl32)
+_rounds_a = _jit(lambda x1, x2: _threefry_rounds(x1, x2, 13, 15, 26, 6))
+_rounds_b = _jit(lambda x1, x2: _threefry_rounds(x1, x2, 17, 29, 16, 24))
+_threefry_rounds = _jit(_threefry_rounds)
+threefry2x32 = njit(**_JIT_OPTIONS)(_threefry2x32)
+threefry2x32_call = njit(**_CALL_OPTIONS)(_threefry2x32)
