@@ -1,7 +1,8 @@
 """nbad.lax: JAX's lax functions that nbad provides (a growing subset).
 
 map(f, xs) is vmap(f)(xs): nbad batches by loop insertion, so the sequential
-and the vectorised map are one mechanism.
+and the vectorised map are one mechanism. sort and sort_key_val bind the sort
+primitive (rules/sort.py).
 
 Control flow (cond, fori_loop, scan, while_loop) is not built yet: under jit,
 Python control flow must depend only on static values for now.

@@ -167,6 +167,10 @@ def test_normal_within_ulps_of_jax(dtype):
     k, jk = nr.PRNGKey(1234), jr.PRNGKey(1234)
     assert_ulp(nr.normal(k, (100, 100), dtype), jr.normal(jk, (100, 100), dtype), ULPS[dtype])
     assert_ulp(nr.normal(k, (), dtype), jr.normal(jk, (), dtype), ULPS[dtype])
+    complex_dtype = np.complex64 if dtype == np.float32 else np.complex128
+    got, want = nr.normal(k, (30,), complex_dtype), jr.normal(jk, (30,), complex_dtype)
+    assert_ulp(got.real, np.asarray(want).real, ULPS[dtype])
+    assert_ulp(got.imag, np.asarray(want).imag, ULPS[dtype])
     assert_ulp(nr.truncated_normal(k, -1.0, 2.0, (50,), dtype),
                jr.truncated_normal(jk, -1.0, 2.0, (50,), dtype), 16 * ULPS[dtype])
     mean, cov = np.array([1.0, -2.0, 0.5]), np.array([[2.0, 0.3, 0], [0.3, 1, 0.2], [0, 0.2, 0.5]])

@@ -64,11 +64,23 @@ def uniform(key, shape=(), dtype=None, minval=0.0, maxval=1.0):
 
 @compiled_when_eager
 def normal(key, shape=(), dtype=None):
-    """Standard normal floats: sqrt(2) erf_inv(u), u uniform in (-1, 1), as JAX."""
+    """Standard normal draws: sqrt(2) erf_inv(u), u uniform in (-1, 1), as JAX; a
+    complex dtype draws its real and imaginary parts from split keys, each of
+    variance 1/2."""
     raw, _ = _raw_key_data("normal", key)
-    dtype = _float_dtype("normal", dtype)
+    shape = static_shape("normal", shape)
+    dtype = np.dtype(np.float64 if dtype is None else dtype)
+    if dtype in (np.complex64, np.complex128):
+        part = np.dtype(np.float32 if dtype == np.complex64 else np.float64)
+        k_re, k_im = split(raw)
+        re, im = (_normal_real(k, shape, part).astype(dtype) for k in (k_re, k_im))
+        return jnp.divide(jnp.add(re, jnp.multiply(1j, im)), dtype.type(np.sqrt(2)))
+    return _normal_real(raw, shape, _float_dtype("normal", dtype))
+
+
+def _normal_real(raw, shape, dtype):
     lo = np.nextafter(dtype.type(-1), dtype.type(0))
-    u = _uniform(raw, static_shape("normal", shape), dtype, lo, dtype.type(1))
+    u = _uniform(raw, shape, dtype, lo, dtype.type(1))
     return jnp.multiply(dtype.type(np.sqrt(2)), erf_inv(u))
 
 
