@@ -32,6 +32,11 @@ value_and_grad of the PID-controlled bathtub of examples/pid.py at T = 100,
 1000, 10000 steps as lax.scan and lax.fori_loop vs JAX's lax.scan and
 autograd, run time and cold compile time side by side.
 
+The `random` table (`--only random`, issue 13; random_workloads.py) draws
+normal(key, (1000, 1000)) and uniform(key, (10**7,)) with nbad.random and
+jax.random under jit and with NumPy's default_rng, and says whether nbad's
+numbers are JAX's.
+
 A last table (`--only fresh`, issue 5) times whole fresh processes: the wall
 time of `python -c '<import, build inputs, call the jitted function once,
 read the result>'` for the MLP training step and SELU; nbad cold (empty
@@ -65,6 +70,7 @@ from _common import (NUMBA_FLAGS, correctness_mark, fmt_ratio, fmt_time, markdow
                      measure_peer, record_error, tree_allclose)
 import grad_workloads  # noqa: E402
 import sim_workloads  # noqa: E402
+import random_workloads  # noqa: E402
 import vmap_workloads  # noqa: E402
 
 import nbad  # noqa: E402
@@ -544,12 +550,13 @@ def fresh_process_table(quick, repeats, errors):
     return any(r[-1] != "✓" for r in rows)
 
 
-_TABLE_WORDS = ("grad", "gradients", "vmap", "fresh", "cache", "simulations", "dask")
+_TABLE_WORDS = ("grad", "gradients", "vmap", "random", "fresh", "cache", "simulations", "dask")
 
 
 def _all_names(quick):
     return ([w.name for w in WORKLOADS] + [w.name for w in grad_workloads.grad_workloads(quick)]
-            + [w.name for w in vmap_workloads.vmap_workloads(quick)])
+            + [w.name for w in vmap_workloads.vmap_workloads(quick)]
+            + [w.name for w in random_workloads.random_workloads()])
 
 
 def main(argv=None):
@@ -565,6 +572,7 @@ def main(argv=None):
     selected = WORKLOADS
     grad_selected = grad_workloads.grad_workloads(args.quick)
     vmap_selected = vmap_workloads.vmap_workloads(args.quick)
+    random_selected = random_workloads.random_workloads()
     fresh = simulations = True
     dask_table = False
     if args.only:
@@ -577,10 +585,12 @@ def main(argv=None):
         grad_selected = [w for w in grad_selected
                          if any(s in w.name for s in names) or any(s in ("grad", "gradients") for s in wanted)]
         vmap_selected = [w for w in vmap_selected if any(s in w.name for s in names) or "vmap" in wanted]
-        if (not selected and not grad_selected and not vmap_selected and not fresh and not simulations
-                and not dask_table):
+        random_selected = [w for w in random_selected
+                           if any(s in w.name for s in names) or "random" in wanted]
+        if not (selected or grad_selected or vmap_selected or random_selected or fresh or simulations
+                or dask_table):
             parser.error(f"--only {args.only!r} matches no workload; choose from "
-                         + ", ".join(_all_names(args.quick)) + ", gradients, vmap, fresh, simulations, dask")
+                         + ", ".join(_all_names(args.quick)) + ", gradients, vmap, random, fresh, simulations, dask")
 
     from nbad.codegen import threads as nbad_threads
 
@@ -626,9 +636,14 @@ def main(argv=None):
         if rows or grad_selected:
             print()
         vmap_failed = vmap_table(vmap_selected, args.quick, repeats, errors)
+    random_failed = False
+    if random_selected:
+        if rows or grad_selected or vmap_selected:
+            print()
+        random_failed = random_workloads.random_table(random_selected, args.quick, repeats, errors)
     sim_failed = False
     if simulations:
-        if rows or grad_selected or vmap_selected:
+        if rows or grad_selected or vmap_selected or random_selected:
             print()
         sim_failed = sim_workloads.simulations_table(args.quick, repeats, errors)
     fresh_failed = False
@@ -644,7 +659,8 @@ def main(argv=None):
         print("\nerrors (set NBAD_BENCH_TRACEBACK=1 for tracebacks):")
         for e in errors:
             print(f"- {e}")
-    return 1 if errors or grad_failed or vmap_failed or sim_failed or fresh_failed or any(r[-1] != "✓" for r in rows) else 0
+    return 1 if (errors or grad_failed or vmap_failed or random_failed or sim_failed or fresh_failed
+                 or any(r[-1] != "✓" for r in rows)) else 0
 
 
 if __name__ == "__main__":

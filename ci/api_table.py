@@ -27,6 +27,7 @@ MODULES = [
     ("nbad.example_libraries.optimizers", None),
     ("nbad.tree", None),
     ("nbad.tree_util", None),
+    ("nbad.random", None),
     ("nbad.dask", None),
 ]
 

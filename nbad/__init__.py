@@ -18,6 +18,7 @@ from nbad import scipy
 from nbad import lax
 from nbad import debug
 from nbad._devices import default_backend, device_count, devices, local_device_count, local_devices
+from nbad import random
 from nbad.custom_derivatives import custom_jvp, custom_vjp
 from nbad.api import ShapeDtypeStruct, eval_shape, jit, make_ir
 from nbad.api_ad import grad, value_and_grad, vjp, jvp, linearize, jacfwd, jacrev, hessian
@@ -43,6 +44,6 @@ def block_until_ready(x):
 __all__ = ["jit", "make_ir", "make_jaxpr", "eval_shape", "ShapeDtypeStruct", "tree", "vmap", "grad", "value_and_grad",
            "vjp", "jvp", "linearize", "jacfwd", "jacrev", "jacobian",
            "hessian", "config", "Array", "errors", "tree_util", "tree_map", "tree_flatten",
-           "tree_unflatten", "tree_leaves", "tree_structure", "numpy", "nn", "scipy", "lax", "custom_jvp", "custom_vjp", "device_get",
-           "block_until_ready", "checkpoint", "remat", "debug", "devices", "local_devices", "device_count",
-           "local_device_count", "default_backend"]
+           "tree_unflatten", "tree_leaves", "tree_structure", "numpy", "nn", "scipy", "lax", "random", "custom_jvp",
+           "custom_vjp", "device_get", "block_until_ready", "checkpoint", "remat", "debug", "devices", "local_devices",
+           "device_count", "local_device_count", "default_backend"]

@@ -159,10 +159,10 @@ def key_material() -> dict:
         import numpy
 
         import nbad
-        from nbad.codegen import mathlib, mathlib_f32
+        from nbad.codegen import mathlib, mathlib_f32, mathlib_random
 
         h = hashlib.sha256()
-        for mod in (mathlib, mathlib_f32):
+        for mod in (mathlib, mathlib_f32, mathlib_random):
             with open(mod.__file__, "rb") as f:
                 h.update(f.read())
         try:

@@ -1,7 +1,8 @@
 """nbad.lax: JAX's lax functions that nbad provides (a growing subset).
 
 map(f, xs) is vmap(f)(xs): nbad batches by loop insertion, so the sequential
-and the vectorised map are one mechanism.
+and the vectorised map are one mechanism. sort and sort_key_val bind the sort
+primitive (rules/sort.py).
 
 cond and switch run one branch (compiled as a real branch: only the chosen
 branch's code runs); select is elementwise. scan, fori_loop and while_loop
@@ -19,10 +20,11 @@ from nbad.api_loops import fori_loop, scan, while_loop  # noqa: F401 - re-export
 from nbad.core.trace import bind
 from nbad.numpy._core import as_operand
 from nbad.rules.control import stop_gradient_p
+from nbad.rules.sort import sort_p
 from nbad import _lax_ops
 
 __all__ = sorted(set(_lax_ops.__all__) | {
-    "map", "stop_gradient", "cond", "switch", "select", "scan", "fori_loop", "while_loop",
+    "map", "stop_gradient", "sort", "sort_key_val", "cond", "switch", "select", "scan", "fori_loop", "while_loop",
     "dynamic_slice", "dynamic_update_slice", "dynamic_index_in_dim", "dynamic_update_index_in_dim",
     "dynamic_slice_in_dim", "dynamic_update_slice_in_dim"})
 
@@ -39,3 +41,22 @@ def map(f, xs, *, batch_size=None):  # noqa: A001 - JAX's name
     from nbad.api_vmap import lax_map
 
     return lax_map(f, xs, batch_size=batch_size)
+
+
+def sort(operand, dimension=-1, is_stable=True, num_keys=1):
+    """operand (an array, or a sequence of arrays sorted together by the first
+    num_keys of them, lexicographically) sorted along dimension."""
+    from nbad.numpy._core import shape_of
+    from nbad.numpy._shape import normalize_axis
+
+    single = not isinstance(operand, (tuple, list))
+    operands = [as_operand(x) for x in ([operand] if single else operand)]
+    dimension = normalize_axis("lax.sort", dimension, len(shape_of(operands[0])))
+    outs = bind(sort_p, *operands, dimension=dimension, is_stable=bool(is_stable),
+                num_keys=num_keys)
+    return outs[0] if single else tuple(outs)
+
+
+def sort_key_val(keys, values, dimension=-1, is_stable=True):
+    """(keys sorted along dimension, values reordered with them)."""
+    return sort((keys, values), dimension=dimension, is_stable=is_stable, num_keys=1)

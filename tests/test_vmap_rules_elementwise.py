@@ -23,7 +23,7 @@ from nbad.test_util import check_batching
 B = 4
 N = 3
 PROBE_DTYPES = [np.dtype(t) for t in (np.float64, np.int64, np.bool_, np.complex128)]
-SPECIAL = {"select", "convert_element_type", "integer_pow"}
+SPECIAL = {"select", "convert_element_type", "integer_pow", "threefry2x32"}
 
 ELEMENTWISE = sorted(name for name, p in ALL_PRIMITIVES.items() if p.kind == "elementwise")
 
@@ -116,6 +116,10 @@ def _elementwise_cases():
             for combo in ("B", "b"):
                 cases.append(pytest.param("integer_pow", (dt,), combo, {"y": y},
                                           id=f"integer_pow-{dt.name}-y{y}-{combo}"))
+    for output in ("word0", "xor", "concat"):  # uint32 words only
+        for combo in ("BsBS", "ssSB", "bbsB"):
+            cases.append(pytest.param("threefry2x32", (np.dtype(np.uint32),) * 4, combo,
+                                      {"output": output}, id=f"threefry2x32-{output}-{combo}"))
     targets = [np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64, np.uint8,
                                      np.bool_, np.complex64, np.complex128)]
     for dt in PROBE_DTYPES:

@@ -615,3 +615,8 @@ _IMPLS = {"exp": (_exp64, _f32._exp32), "expm1": (_expm1_64, _f32._expm1_32),
 exp, expm1, log, log1p, tanh, logistic, sin, cos, erf = (_public(n, *_IMPLS[n]) for n in __all__)
 for _n in __all__:  # the same functions, called rather than inlined (_CALL_OPTIONS): <name>_call
     globals()[_n + "_call"] = _public(_n, *_IMPLS[_n], options=_CALL_OPTIONS)
+
+
+# fma and threefry2x32 (for nbad.random's primitives) live in mathlib_random.py; kernels
+# import every function they call from this module.
+from nbad.codegen.mathlib_random import fma, fma_call, threefry2x32, threefry2x32_call  # noqa: E402,F401

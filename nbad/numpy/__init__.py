@@ -9,6 +9,7 @@ from nbad.numpy._shape import *  # noqa: F401,F403
 from nbad.numpy._reductions import *  # noqa: F401,F403
 from nbad.numpy._indexing import *  # noqa: F401,F403
 from nbad.numpy._linalg import *  # noqa: F401,F403
+from nbad.numpy._sorting import *  # noqa: F401,F403
 from nbad.numpy import linalg  # noqa: F401
 from nbad.numpy import _methods  # noqa: F401  (installs operators on Tracer and Array)
 from nbad.numpy._numeric import *  # noqa: F401,F403,E402

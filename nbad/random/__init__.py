@@ -1,0 +1,19 @@
+"""nbad.random: JAX's counter-based PRNG (threefry2x32, partitionable), bit for bit.
+
+    key = nbad.random.PRNGKey(0)             # or nbad.random.key(0): a typed key
+    key, sub = nbad.random.split(key)
+    x = nbad.random.normal(sub, (1000, 1000))   # float64 (NumPy's default), as JAX's x64 mode
+
+The same key gives the same numbers as JAX's, eagerly, under jit and under vmap
+over keys. Keys: _keys.py; the hash: _threefry.py; samplers: _samplers.py.
+"""
+from nbad.random._keys import (PRNGKey, PRNGKeyArray, bits, clone, fold_in, key, key_data,
+                               key_impl, split, wrap_key_data)
+from nbad.random._samplers import (bernoulli, categorical, cauchy, choice, exponential, gumbel,
+                                   laplace, logistic, multivariate_normal, normal, permutation,
+                                   randint, shuffle, truncated_normal, uniform)
+
+__all__ = ["PRNGKey", "PRNGKeyArray", "bernoulli", "bits", "categorical", "cauchy", "choice", "clone",
+           "exponential", "fold_in", "gumbel", "key", "key_data", "key_impl", "laplace",
+           "logistic", "multivariate_normal", "normal", "permutation", "randint", "shuffle", "split", "truncated_normal",
+           "uniform", "wrap_key_data"]
