@@ -86,15 +86,7 @@ def concretization_message(what: str, aval, fn_name: str | None = None) -> str:
         "while the function is traced, so Python control flow (if/while/bool/int/float) "
         "cannot depend on them. Possible fixes:\n"
         "  * mark the argument static: nbad.jit(f, static_argnums=...) or static_argnames=...;\n"
-        "  * select values without branching: nbad.numpy.where(cond, a, b)"
-        + _control_flow_fix()
+        "  * select values without branching: nbad.numpy.where(cond, a, b);\n"
+        "  * use structured control flow: nbad.lax.cond / nbad.lax.switch / nbad.lax.while_loop / "
+        "nbad.lax.fori_loop / nbad.lax.scan."
     )
-
-
-def _control_flow_fix() -> str:
-    """The structured control flow nbad.lax has (it is being added): only what exists."""
-    import nbad.lax
-
-    names = [f"nbad.lax.{n}" for n in ("cond", "switch", "while_loop", "fori_loop", "scan")
-             if hasattr(nbad.lax, n)]
-    return ";\n  * use structured control flow: " + " / ".join(names) + "." if names else "."

@@ -91,11 +91,7 @@ def _classify(item):
 
 
 def _non_static_slice_message(item, bound) -> str:
-    import nbad.lax
-
-    fix = ("nbad.lax.dynamic_slice(x, start_indices, slice_sizes) for a traced start and a "
-           "static size" if hasattr(nbad.lax, "dynamic_slice") else
-           "a static start (static_argnums), or jnp.take with traced indices")
+    fix = "nbad.lax.dynamic_slice(x, start_indices, slice_sizes) for a traced start and a static size"
     shown = ", ".join(f"<traced {b.aval.str_short()}>" if isinstance(b, Tracer) else repr(b)
                       for b in (item.start, item.stop, item.step))
     return (f"Slice entries must be static integers, got slice({shown}): the result's shape "
