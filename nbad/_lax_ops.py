@@ -36,7 +36,7 @@ __all__ = [
     "ge", "gt", "igamma", "igammac", "imag", "integer_pow", "iota", "is_finite", "le", "lgamma",
     "log", "log1p", "logistic", "lt", "max", "min", "mul", "ne", "neg", "pad", "polygamma", "pow",
     "real", "reduce_and", "reduce_max", "reduce_min", "reduce_or", "reduce_prod", "reduce_sum",
-    "rem", "reshape", "rev", "round", "rsqrt", "select", "shift_left", "shift_right_arithmetic",
+    "rem", "reshape", "rev", "round", "rsqrt", "shift_left", "shift_right_arithmetic",
     "sign", "sin", "sinh", "slice", "sqrt", "square", "squeeze", "sub", "tan", "tanh",
     "transpose", "zeros_like_array", "RoundingMethod", "conv_general_dilated", "conv",
     "conv_with_general_padding", "ConvDimensionNumbers", "conv_dimension_numbers", "padtype_to_pads",
@@ -164,14 +164,6 @@ def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):  # noqa: A001
     import nbad.numpy as jnp
 
     return jnp.copysign(jnp.floor(jnp.add(jnp.abs(x), 0.5)), x) if aval_of(x).dtype.kind == "f" else x
-
-
-def select(pred, on_true, on_false):
-    on_true, on_false = _operands("select", on_true, on_false)
-    pred = as_operand(pred)
-    if aval_of(pred).dtype != np.dtype(bool):
-        raise NbadTypeError(f"lax.select requires a bool predicate, got {aval_of(pred).dtype.name}")
-    return bind(ew.select_p, pred, on_true, on_false)
 
 
 def clamp(min, x, max):  # noqa: A002

@@ -56,7 +56,7 @@ def test_lax_rules_not_numpys():
         lax.add(X, 1)                      # a Python int does not become a float, as in JAX
     with pytest.raises(TypeError, match="incompatible shapes"):
         lax.add(X, np.ones(2))
-    with pytest.raises(TypeError, match="bool predicate"):
+    with pytest.raises(TypeError, match="pred must be bool"):
         lax.select(X, X, X)
     assert lax.Precision.HIGHEST.name == "HIGHEST" and lax.add.__module__ == "nbad.lax"
 
