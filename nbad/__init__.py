@@ -24,22 +24,15 @@ from nbad.api_remat import checkpoint, remat
 
 jacobian = jacrev  # JAX's alias
 make_jaxpr = make_ir  # JAX's name: the printable IR of f at these arguments
+from nbad.backends import (block_until_ready, default_backend, device_count, device_get, device_put,
+                           devices, local_devices)
 
 __version__ = "0.1.0"
-
-
-def device_get(x):
-    """Results already live in host memory on the CPU: returned unchanged (pytrees too)."""
-    return x
-
-
-def block_until_ready(x):
-    """nbad's CPU results are ready when returned: returned unchanged (pytrees too)."""
-    return x
 
 
 __all__ = ["jit", "make_ir", "make_jaxpr", "eval_shape", "ShapeDtypeStruct", "tree", "vmap", "grad", "value_and_grad",
            "vjp", "jvp", "linearize", "jacfwd", "jacrev", "jacobian",
            "hessian", "config", "Array", "errors", "tree_util", "tree_map", "tree_flatten",
            "tree_unflatten", "tree_leaves", "tree_structure", "numpy", "nn", "scipy", "lax", "custom_jvp", "custom_vjp", "device_get",
-           "block_until_ready", "checkpoint", "remat"]
+           "block_until_ready", "devices", "local_devices", "device_count", "device_put",
+           "default_backend", "checkpoint", "remat"]
