@@ -46,7 +46,12 @@ class CudaArray:
 
     @property
     def __cuda_array_interface__(self):
-        interface = dict(self.data.__cuda_array_interface__)
+        if runtime.simulated():  # the simulator's arrays are host memory and have no interface
+            host = self.data._ary
+            interface = {"shape": host.shape, "typestr": host.dtype.str, "strides": None,
+                         "data": (host.__array_interface__["data"][0], False), "version": 3}
+        else:
+            interface = dict(self.data.__cuda_array_interface__)
         if interface["shape"] != self.shape:  # a 0-d value held as one element
             interface.update(shape=self.shape, strides=None)
         return interface

@@ -39,6 +39,7 @@ class CompiledCudaKernel:
         self._function = None
         self._dispatcher = None
         self.signatures: list = []  # numba argument types of each use, for compile_ptx
+        self._ptx: dict = {}  # (cc, signature index) -> PTX text
 
     def imported_names(self) -> list:
         return sorted(set(kernel_gen._DEVICE_CALL.findall(self.source)))
@@ -82,9 +83,11 @@ class CompiledCudaKernel:
         from numba import cuda
 
         texts = []
-        for sig in self.signatures:
-            ptx, _ = cuda.compile_ptx(self.python_function(), tuple(sig), cc=tuple(cc))
-            texts.append(ptx)
+        for j, sig in enumerate(self.signatures):
+            key = (tuple(cc), j)
+            if key not in self._ptx:
+                self._ptx[key], _ = cuda.compile_ptx(self.python_function(), tuple(sig), cc=tuple(cc))
+            texts.append(self._ptx[key])
         return "\n".join(texts)
 
 
