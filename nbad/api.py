@@ -23,6 +23,7 @@ import weakref
 import numpy as np
 
 from nbad import cache as _disk_cache
+from nbad.config import _ON_UPDATE
 from nbad import tree_util
 from nbad.backends.cuda.array import CudaArray
 from nbad.codegen import driver, fusion, lowering
@@ -374,6 +375,9 @@ def platform_changed():
     for jf in list(_LIVE):
         if jf._backend is None:
             jf._fast.clear()
+
+
+_ON_UPDATE.setdefault("platform", []).append(platform_changed)
 
 
 def _check_jit_options(options):

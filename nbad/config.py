@@ -133,6 +133,9 @@ def _parse_platform(name, raw):
     return "cuda" if text == "gpu" else text
 
 
+_ON_UPDATE: dict = {}  # setting -> functions called after it changes (nbad.api: "platform")
+
+
 class Config:
     """nbad's settings. Read them as attributes; change them with ``update``."""
 
@@ -180,10 +183,8 @@ class Config:
             )
         env, parse = _SETTINGS[key]
         self._values[key] = parse(key, value)
-        if key == "platform":  # jitted functions that follow the default re-plan their calls
-            from nbad import api
-
-            api.platform_changed()
+        for hook in _ON_UPDATE.get(key, ()):
+            hook()
 
     def log(self, level, text):
         """Print ``text`` to stderr when ``debug >= level`` (1: IR, 2: fusion decisions, 3: source)."""

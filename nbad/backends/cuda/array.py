@@ -57,15 +57,13 @@ class CudaArray:
         return interface
 
     def devices(self):
-        from nbad.backends import devices
-
-        return {devices("cuda")[0]}
+        return {self.device}
 
     @property
     def device(self):
-        from nbad.backends import devices
+        from nbad.backends.device import Device
 
-        return devices("cuda")[0]
+        return Device("cuda", 0)  # nbad uses the current (first) CUDA device
 
     def block_until_ready(self):
         runtime.cuda_module().synchronize()
