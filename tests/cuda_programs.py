@@ -103,19 +103,44 @@ def simulate(names):
     for name in names:
         fn, args = PROGRAMS[name]
         cpu = _flat(nbad.jit(fn)(*args))
+        eager = _flat(fn(*args))  # the primitives' NumPy impls
         device_out = nbad.jit(fn, backend="cuda")(*args)
         on_device = all(isinstance(o, CudaArray) for o in nbad.tree_leaves(device_out))
         dev = _flat(device_out)
         ok, worst = True, 0.0
-        for c, d in zip(cpu, dev):
+        for c, e, d in zip(cpu, eager, dev):
             tol = 2e-5 if c.dtype == np.float32 else 1e-11
-            same = c.shape == d.shape and c.dtype == d.dtype and np.allclose(d, c, rtol=tol, atol=tol)
-            ok &= bool(same)
+            for ref in (c, e):
+                ok &= bool(ref.shape == d.shape and ref.dtype == d.dtype
+                           and np.allclose(d, ref, rtol=tol, atol=tol))
             if c.size and c.dtype.kind == "f":
                 worst = max(worst, float(np.max(np.abs(d - c))))
         print(json.dumps({"check": "simulate", "program": name, "ok": ok and len(cpu) == len(dev),
                           "on_device": on_device, "max_abs_diff": worst}), flush=True)
     _residency(runtime)
+    _eager_operations(runtime)
+
+
+def _eager_operations(runtime):
+    """Operators and methods of device arrays outside jit: small cached device programs."""
+    from nbad.backends.cuda.array import CudaArray
+
+    x, y = x37, rng.standard_normal(7)
+    device = nbad.devices("cuda")[0]
+    dx, dy = nbad.device_put(x, device), nbad.device_put(y, "cuda")
+    before = dict(runtime.TRANSFERS)
+    pairs = [(dx + dy, x + y), (2.0 - dx, 2.0 - x), (dx * dx / 3, x * x / 3), (dx @ dx.T, x @ x.T),
+             (-dx, -x), (dx < 0.5, x < 0.5), (dx.sum(axis=0), x.sum(axis=0)), (dx.max(), x.max()),
+             (dx.mean(axis=1, keepdims=True), x.mean(axis=1, keepdims=True)),
+             (dx[1:, ::2], x[1:, ::2]), (dx[2], x[2]), (dx.reshape(7, 3), x.reshape(7, 3)),
+             (dx.T, x.T), (dx.astype(np.float32), x.astype(np.float32)), (dx ** 2, x ** 2)]
+    on_device = all(isinstance(a, CudaArray) for a, _ in pairs)
+    copied_back = runtime.TRANSFERS["to_host"] - before["to_host"]
+    ok = all(np.asarray(a).dtype == b.dtype and np.allclose(np.asarray(a), b) for a, b in pairs)
+    jitted = nbad.jit(lambda a: a * 2, device=device)(dx)
+    print(json.dumps({"check": "eager_ops", "ok": bool(ok), "on_device": on_device,
+                      "copied_back": copied_back, "device_jit": isinstance(jitted, CudaArray)
+                      and bool(np.allclose(np.asarray(jitted), 2 * x))}), flush=True)
 
 
 def _residency(runtime):

@@ -27,26 +27,35 @@ from cuda_programs import PROGRAMS  # noqa: E402
 pytest.importorskip("numba.cuda")
 
 
-def _run(mode, simulator):
+def _start(mode, simulator):
     env = dict(os.environ, PYTHONPATH=os.path.dirname(HERE), NBAD_CACHE="0")
     env.pop("NUMBA_ENABLE_CUDASIM", None)
     if simulator:
         env["NUMBA_ENABLE_CUDASIM"] = "1"
-    done = subprocess.run([sys.executable, os.path.join(HERE, "cuda_programs.py"), mode],
-                          capture_output=True, text=True, env=env, timeout=600)
-    records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    assert done.returncode == 0, done.stderr[-4000:]
-    return records
+    return subprocess.Popen([sys.executable, os.path.join(HERE, "cuda_programs.py"), mode],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _records(process):
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err[-4000:]
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
 @pytest.fixture(scope="module")
-def simulated():
-    return {r.get("program", r["check"]): r for r in _run("simulate", simulator=True)}
+def _processes():
+    """Both subprocesses, started together (they share nothing)."""
+    return {"simulate": _start("simulate", simulator=True), "ptx": _start("ptx", simulator=False)}
 
 
 @pytest.fixture(scope="module")
-def compiled():
-    return _run("ptx", simulator=False)
+def simulated(_processes):
+    return {r.get("program", r["check"]): r for r in _records(_processes["simulate"])}
+
+
+@pytest.fixture(scope="module")
+def compiled(_processes):
+    return _records(_processes["ptx"])
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
@@ -60,6 +69,12 @@ def test_chained_calls_stay_on_device(simulated):
     record = simulated["residency"]
     assert record["ok"] and record["cai"]
     assert record["moved"] == {"to_device": 1, "to_host": 0}, record
+
+
+def test_operations_outside_jit_run_on_device(simulated):
+    record = simulated["eager_ops"]
+    assert record["ok"] and record["on_device"] and record["device_jit"], record
+    assert record["copied_back"] == 0, record
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
@@ -89,6 +104,17 @@ def test_unavailable_cuda_is_a_clear_error(compiled):
 
 
 # -- in this process (no kernels run): options, devices, errors ------------------------------
+
+def test_numpy_functions_outside_jit_explain_device_arrays():
+    import nbad.numpy as jnp
+    from nbad.errors import NbadTypeError
+
+    class DeviceArray:  # any __cuda_array_interface__ object: CuPy, PyTorch, nbad's own
+        __cuda_array_interface__ = {"shape": (2,), "typestr": "<f8", "data": (0, False), "version": 3}
+
+    with pytest.raises(NbadTypeError, match="device_get"):
+        jnp.sin(DeviceArray())
+
 
 def test_devices_and_jit_options():
     import nbad
