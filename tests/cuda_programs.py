@@ -88,6 +88,11 @@ PROGRAMS = {
     "grad": (nbad.grad(lambda x: jnp.sum(jnp.tanh(x) ** 2 * x)), (x23,)),
     "vmap": (nbad.vmap(lambda r: jnp.dot(r, r) + jnp.max(r)), (x37,)),
     "mlp_step": (_mlp_step, (_params([5, 8, 3]), rng.standard_normal((6, 5)), rng.standard_normal((6, 3)))),
+    "gather_two_indices": (lambda x, i, j: x[i, j] + x[:, i[:2]].sum(),
+                           (x37, np.array([1, 2, 0, 2]), np.array([0, 6, 3, 3]))),
+    "grad_gather": (nbad.grad(lambda x, i: jnp.sum(x[i] ** 2)), (x37, np.array([1, 1, 2, 0]))),
+    "scatter_set": (lambda x, i: jnp.asarray(x).at[i].set(7.0), (x37, np.array([0, 2]))),
+    "scatter_max_drop": (lambda x, i: jnp.asarray(x).at[i].max(0.5), (x37, np.array([0, 0, 9]))),
     "scalar_output": (lambda x: jnp.sum(x) * 2.0 + 1.0, (np.float64(1.5),)),
 }
 

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from nbad.backends.cuda import kernels as kernel_gen
-from nbad.backends.cuda import matmul, runtime, views
+from nbad.backends.cuda import indexing, matmul, runtime, views
 from nbad.backends.cuda.array import CudaArray, host_to_cuda
 from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep
 from nbad.core.ir import Literal, Var
@@ -172,6 +172,19 @@ class _Reshape:
         return f"b{self.out_id} = b{self.in_id}.reshape({self.shape})"
 
 
+class _DeviceCopy:
+    """out (allocated) = a device-to-device copy of a buffer."""
+
+    def __init__(self, out_id, in_id):
+        self.out_id, self.in_id = out_id, in_id
+
+    def run(self, env):
+        env[self.out_id].copy_to_device(env[self.in_id])
+
+    def describe(self):
+        return f"b{self.out_id}[...] = b{self.in_id}  # device copy"
+
+
 class _DeviceConstant:
     """A value known when the program is built, copied to the device on first use."""
 
@@ -277,10 +290,35 @@ class CudaProgram:
                     self._buffer_arg(rhs), self._buffer_arg(out, (b, m, n))]
             self.steps.append(_Launch(compiled_kernel(name, source), args, grid, block, "dot_general"))
             return
+        if eq.primitive.name in ("gather", "scatter_add", "scatter") and all(
+                isinstance(a, Var) for a in eq.inputs):
+            self._indexing(eq)
+            return
         raise NbadNotImplementedError(
             f"the CUDA backend cannot run primitive {eq.primitive.name} yet (only fused "
-            "elementwise/reduction kernels, views and dot_general run on the device); "
+            "elementwise/reduction kernels, views, dot_general, gather and scatter run on "
+            "the device); "
             "use the CPU backend (jit(f, backend=\"cpu\")) for this function")
+
+    def _indexing(self, eq):
+        out = eq.outputs[0]
+        self.steps.append(_Alloc(out.id, out.aval.shape, out.aval.dtype))
+        if eq.primitive.name == "gather":
+            name, source = indexing.gather_source(eq)
+            x, *indices = eq.inputs
+            shape = out.aval.shape
+            first = [x]
+        else:
+            name, source = indexing.scatter_source(eq)
+            x, updates, *indices = eq.inputs
+            shape = updates.aval.shape
+            first = [updates]
+            self.steps.append(_DeviceCopy(out.id, x.id))
+        args = [("int", int(n)) for n in shape] + [self._buffer_arg(v) for v in first + indices]
+        args.append(self._buffer_arg(out))
+        self.steps.append(_Launch(compiled_kernel(name, source), args,
+                                  _lazy_blocks(math.prod(shape), self.tpb), self.tpb,
+                                  eq.primitive.name))
 
     def _describe(self) -> str:
         ir = self.plan.ir
