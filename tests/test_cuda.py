@@ -2,8 +2,9 @@
 
 Every program of tests/cuda_programs.py runs in a subprocess under Numba's CUDA
 simulator (NUMBA_ENABLE_CUDASIM=1 must be set before numba.cuda is imported;
-this session's CPU tests must not see it) and must equal the CPU backend; in a
-second subprocess, without the simulator, every kernel those programs generate
+this session's CPU tests must not see it) and must equal NumPy (the primitives'
+impls) and, for one program of each kernel kind, the CPU backend; in a second
+subprocess, without the simulator, every kernel those programs generate
 compiles to PTX for sm_80 and sm_90, the hot ones assemble with the wheel's
 ptxas (registers and spills printed), and running a program raises the clear
 CudaUnavailableError.
