@@ -14,7 +14,7 @@ END = "<!-- end api-table -->"
 MODULES = [
     ("nbad", ("jit make_ir make_jaxpr vmap grad value_and_grad vjp jvp linearize jacfwd jacrev jacobian hessian "
               "custom_jvp custom_vjp device_get block_until_ready eval_shape ShapeDtypeStruct checkpoint remat "
-              "devices local_devices device_count device_put default_backend").split()),
+              "devices local_devices device_count device_put default_backend default_device").split()),
     ("nbad.lax", ["map", "stop_gradient", "dynamic_slice", "dynamic_update_slice",
                   "dynamic_index_in_dim", "dynamic_update_index_in_dim", "dynamic_slice_in_dim",
                   "dynamic_update_slice_in_dim", "cond", "switch", "select", "scan", "fori_loop", "while_loop"]),

@@ -24,8 +24,8 @@ from nbad.api_remat import checkpoint, remat
 
 jacobian = jacrev  # JAX's alias
 make_jaxpr = make_ir  # JAX's name: the printable IR of f at these arguments
-from nbad.backends import (block_until_ready, default_backend, device_count, device_get, device_put,
-                           devices, local_devices)
+from nbad.backends import (block_until_ready, default_backend, default_device, device_count, device_get,
+                           device_put, devices, local_devices)
 
 __version__ = "0.1.0"
 
@@ -35,4 +35,4 @@ __all__ = ["jit", "make_ir", "make_jaxpr", "eval_shape", "ShapeDtypeStruct", "tr
            "hessian", "config", "Array", "errors", "tree_util", "tree_map", "tree_flatten",
            "tree_unflatten", "tree_leaves", "tree_structure", "numpy", "nn", "scipy", "lax", "custom_jvp", "custom_vjp", "device_get",
            "block_until_ready", "devices", "local_devices", "device_count", "device_put",
-           "default_backend", "checkpoint", "remat"]
+           "default_backend", "default_device", "checkpoint", "remat"]

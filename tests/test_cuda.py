@@ -144,6 +144,19 @@ def test_platform_setting_switches_followers():
     assert type(f(x)).__name__ == "Array"
 
 
+def test_default_device_context():
+    import nbad
+
+    f = nbad.jit(lambda x: x * 2)
+    x = np.ones(2)
+    f(x)
+    with nbad.default_device("cuda"):
+        assert nbad.config.platform == "cuda"
+        assert "launch" in f.lower(x).driver_source
+    assert nbad.config.platform == "cpu"
+    assert type(f(x)).__name__ == "Array"
+
+
 def test_unsupported_primitive_names_itself():
     import nbad
     import nbad.numpy as jnp

@@ -8,6 +8,8 @@ is imported only when CUDA is used.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from nbad.backends.device import Device
@@ -51,6 +53,22 @@ def device_count(backend=None) -> int:
 
 def default_backend() -> str:
     return default_platform()
+
+
+@contextlib.contextmanager
+def default_device(device):
+    """`with nbad.default_device(d):` jitted functions without backend=/device= and
+    devices() use d's platform inside the block (jax.default_device; nbad has one
+    device per platform). `device` may be a Device or a platform name."""
+    from nbad.config import config
+
+    platform = device.platform if isinstance(device, Device) else canonical_platform(device)
+    before = config.platform
+    config.update("platform", platform)
+    try:
+        yield
+    finally:
+        config.update("platform", before)
 
 
 def _map_arrays(fn, x):
