@@ -93,6 +93,13 @@ PROGRAMS = {
     "grad_gather": (nbad.grad(lambda x, i: jnp.sum(x[i] ** 2)), (x37, np.array([1, 1, 2, 0]))),
     "scatter_set": (lambda x, i: jnp.asarray(x).at[i].set(7.0), (x37, np.array([0, 2]))),
     "scatter_max_drop": (lambda x, i: jnp.asarray(x).at[i].max(0.5), (x37, np.array([0, 0, 9]))),
+    "fori_loop": (lambda x: nbad.lax.fori_loop(0, 5, lambda i, c: c * 0.9 + jnp.sin(c), x), (v40,)),
+    "scan_reverse": (lambda m: nbad.lax.scan(lambda c, r: (c + jnp.sum(r), r * 2), np.zeros(()), m,
+                                             reverse=True), (x37,)),
+    "while_loop": (lambda x: nbad.lax.while_loop(lambda c: jnp.sum(c) < 100.0, lambda c: c * 2 + 1,
+                                                 x + 2), (v40[:6],)),
+    "grad_scan": (nbad.grad(lambda x: nbad.lax.scan(lambda c, v: (c * v + jnp.tanh(c), None), 1.0,
+                                                    x)[0]), (v40[:8],)),
     "scalar_output": (lambda x: jnp.sum(x) * 2.0 + 1.0, (np.float64(1.5),)),
 }
 
@@ -100,7 +107,7 @@ PROGRAMS = {
 # Programs also compared with the CPU backend (all are compared with NumPy, through the
 # primitives' impls; the CPU backend's own tests hold it to those): one per kernel kind.
 CPU_COMPARED = {"elementwise_f32_math", "reduce_each_axis", "row_softmax", "matmul_transposed",
-                "grad_gather", "mlp_step", "vmap"}
+                "grad_gather", "mlp_step", "vmap", "grad_scan"}
 
 
 def _flat(out):

@@ -5,9 +5,9 @@ launch (a fused kernel, a view's copy kernel, the tiled matmul) or a device
 reshape. Every buffer lives in device memory; inputs given as host arrays are
 copied once per call, constants once per program, and results are returned as
 CudaArrays, so chained jitted calls never go through the host. Library
-primitives other than dot_general (gather, scatter, concatenate, loops, ...)
-raise NbadNotImplementedError when the program is built: never a silent host
-fallback.
+primitives other than dot_general, gather/scatter and scan/while loops
+(concatenate, pad, cond, linear algebra, ...) raise NbadNotImplementedError
+when the program is built: never a silent host fallback.
 
 Device buffers are C-contiguous, and a 0-d value is held as one element.
 """
@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from nbad.backends.cuda import kernels as kernel_gen
-from nbad.backends.cuda import indexing, matmul, runtime, views
+from nbad.backends.cuda import indexing, loops, matmul, runtime, views
 from nbad.backends.cuda.array import CudaArray, host_to_cuda
 from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep
 from nbad.core.ir import Literal, Var
@@ -172,6 +172,31 @@ class _Reshape:
         return f"b{self.out_id} = b{self.in_id}.reshape({self.shape})"
 
 
+class _LoopStep:
+    """A scan or while loop: its host loop of the body program's launches (loops.py)."""
+
+    def __init__(self, eq, runner):
+        self.eq, self.runner = eq, runner
+        self.literals = {}
+
+    def operand(self, a, env):
+        if isinstance(a, Var):
+            return CudaArray(env[a.id], a.aval.shape)
+        if id(a) not in self.literals:
+            self.literals[id(a)] = host_to_cuda(a.value)
+        return self.literals[id(a)]
+
+    def run(self, env):
+        outs = self.runner(*[self.operand(a, env) for a in self.eq.inputs])
+        for v, o in zip(self.eq.outputs, outs):
+            env[v.id] = o.data
+
+    def describe(self):
+        outs = ", ".join(f"b{v.id}" for v in self.eq.outputs)
+        ins = ", ".join(f"b{a.id}" if isinstance(a, Var) else repr(a.value) for a in self.eq.inputs)
+        return f"{outs} = {self.eq.primitive.name} loop on the host, body on the device({ins})"
+
+
 class _DeviceCopy:
     """out (allocated) = a device-to-device copy of a buffer."""
 
@@ -210,6 +235,7 @@ class CudaProgram:
         self.tpb = runtime.threads_per_block()
         self.tile = runtime.matmul_tile()
         self.steps: list = []
+        self.loop_kernels: list = []  # the kernels of loop bodies' programs
         ir = plan.ir
         self.constants = [_DeviceConstant(v.id, c) for v, c in zip(ir.constvars, ir.consts)]
         for step in plan.steps:
@@ -219,7 +245,8 @@ class CudaProgram:
                 self._view(step.equation)
             else:
                 self._library(step.equation)
-        self.kernels = list({id(s.ck): s.ck for s in self.steps if isinstance(s, _Launch)}.values())
+        launched = [s.ck for s in self.steps if isinstance(s, _Launch)] + self.loop_kernels
+        self.kernels = list({id(ck): ck for ck in launched}.values())
         self.source = self._describe()
 
     @property
@@ -290,14 +317,20 @@ class CudaProgram:
                     self._buffer_arg(rhs), self._buffer_arg(out, (b, m, n))]
             self.steps.append(_Launch(compiled_kernel(name, source), args, grid, block, "dot_general"))
             return
+        if eq.primitive.name in loops.COMPILERS:
+            runner, kernels = loops.COMPILERS[eq.primitive.name](
+                eq, lambda plan: CudaProgram(plan, single_output=False))
+            self.steps.append(_LoopStep(eq, runner))
+            self.loop_kernels += kernels
+            return
         if eq.primitive.name in ("gather", "scatter_add", "scatter") and all(
                 isinstance(a, Var) for a in eq.inputs):
             self._indexing(eq)
             return
         raise NbadNotImplementedError(
             f"the CUDA backend cannot run primitive {eq.primitive.name} yet (only fused "
-            "elementwise/reduction kernels, views, dot_general, gather and scatter run on "
-            "the device); "
+            "elementwise/reduction kernels, views, dot_general, gather, scatter, scan and "
+            "while loops run on the device); "
             "use the CPU backend (jit(f, backend=\"cpu\")) for this function")
 
     def _indexing(self, eq):
