@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import nbad  # noqa: E402
 import nbad.numpy as jnp  # noqa: E402
+from nbad.rules.shape import pad_p  # noqa: E402
 
 rng = np.random.default_rng(0)
 
@@ -100,6 +101,15 @@ PROGRAMS = {
                                                  x + 2), (v40[:6],)),
     "grad_scan": (nbad.grad(lambda x: nbad.lax.scan(lambda c, v: (c * v + jnp.tanh(c), None), 1.0,
                                                     x)[0]), (v40[:8],)),
+    "concatenate_pad": (lambda x, y: (jnp.concatenate([x, y, x], axis=1), jnp.stack([x, x * 2]),
+                                      jnp.pad(x, ((1, 2), (0, 3))),
+                                      pad_p.bind(x, np.float64(-1.0),  # interior, negative
+                                                 padding_config=((0, -1, 1), (2, 0, 0)))),
+                        (x23, rng.standard_normal((2, 4)))),
+    "cond": (lambda p, x: nbad.lax.cond(p > 0, lambda v: jnp.sin(v) * 2, lambda v: v - 1, x),
+             (np.float64(1.0), x23)),
+    "switch": (lambda i, x: nbad.lax.switch(i, [jnp.cos, jnp.exp, lambda v: -v], x),
+                     (np.int32(2), x23)),
     "scalar_output": (lambda x: jnp.sum(x) * 2.0 + 1.0, (np.float64(1.5),)),
 }
 

@@ -1,4 +1,5 @@
-"""scan and while loops on the device: a host loop of launches.
+"""Control flow on the device: scan and while loops as host loops of launches,
+cond as the chosen branch's program.
 
 The body (and a while loop's predicate) is planned like the CPU backend's
 (codegen/loops.py: the same lowering of loop bodies) and built as a CUDA
@@ -6,8 +7,8 @@ program of its own; the host calls it once per step with device arrays, so
 the carries never leave the device. A scan reads each step's slice of its xs
 as a view and copies each step's ys into the stacked result on the device; a
 while loop copies its predicate (one bool) to the host before each step,
-which is also the only synchronisation. Loops whose whole trip fits in one
-kernel are not fused into one yet.
+which is also the only synchronisation (a cond's index likewise). Loops whose
+whole trip fits in one kernel are not fused into one yet.
 """
 from __future__ import annotations
 
@@ -64,4 +65,20 @@ def compile_while(eq, build):
     return run, cond.kernels + body.kernels
 
 
-COMPILERS = {"scan": compile_scan, "while": compile_while}
+def compile_cond(eq, build):
+    """Each branch is a program of its own; the index (one int) is copied to the host."""
+    import numpy as np
+
+    from nbad.codegen import fusion
+    from nbad.codegen.lowering import lower_for_cpu
+    from nbad.rules.cond import chosen_branch
+
+    programs = [build(fusion.plan(lower_for_cpu(b))) for b in eq.params["branches"]]
+
+    def run(index, *operands):
+        return tuple(programs[chosen_branch(np.asarray(index), len(programs))](*operands))
+
+    return run, [k for p in programs for k in p.kernels]
+
+
+COMPILERS = {"scan": compile_scan, "while": compile_while, "cond": compile_cond}

@@ -5,8 +5,8 @@ launch (a fused kernel, a view's copy kernel, the tiled matmul) or a device
 reshape. Every buffer lives in device memory; inputs given as host arrays are
 copied once per call, constants once per program, and results are returned as
 CudaArrays, so chained jitted calls never go through the host. Library
-primitives other than dot_general, gather/scatter and scan/while loops
-(concatenate, pad, cond, linear algebra, ...) raise NbadNotImplementedError
+primitives other than dot_general, concatenate, pad, gather/scatter, cond and
+scan/while loops (linear algebra, sort, ...) raise NbadNotImplementedError
 when the program is built: never a silent host fallback.
 
 Device buffers are C-contiguous, and a 0-d value is held as one element.
@@ -254,6 +254,14 @@ class CudaProgram:
         return self.__call__
 
     # -- building --------------------------------------------------------------------
+    def _operand_arg(self, a):
+        """A buffer argument for an operand; a literal becomes a constant on the device."""
+        if isinstance(a, Var):
+            return self._buffer_arg(a)
+        key = ("literal", len(self.constants))
+        self.constants.append(_DeviceConstant(key, a.value))
+        return ("buf", key, _physical(a.aval.shape), a.aval.dtype)
+
     def _buffer_arg(self, var, target=None):
         shape = _physical(var.aval.shape) if target is None else _physical(target)
         return ("buf", var.id, tuple(shape), var.aval.dtype)
@@ -323,14 +331,23 @@ class CudaProgram:
             self.steps.append(_LoopStep(eq, runner))
             self.loop_kernels += kernels
             return
-        if eq.primitive.name in ("gather", "scatter_add", "scatter") and all(
-                isinstance(a, Var) for a in eq.inputs):
+        if eq.primitive.name in ("concatenate", "pad"):
+            out = eq.outputs[0]
+            source = views.concatenate_source if eq.primitive.name == "concatenate" else views.pad_source
+            name, text = source(eq)
+            self.steps.append(_Alloc(out.id, out.aval.shape, out.aval.dtype))
+            args = [("int", int(n)) for n in out.aval.shape]
+            args += [self._operand_arg(a) for a in eq.inputs] + [self._buffer_arg(out)]
+            self.steps.append(_Launch(compiled_kernel(name, text), args,
+                                      _lazy_blocks(out.aval.size, self.tpb), self.tpb, eq.primitive.name))
+            return
+        if eq.primitive.name in ("gather", "scatter_add", "scatter"):
             self._indexing(eq)
             return
         raise NbadNotImplementedError(
             f"the CUDA backend cannot run primitive {eq.primitive.name} yet (only fused "
-            "elementwise/reduction kernels, views, dot_general, gather, scatter, scan and "
-            "while loops run on the device); "
+            "elementwise/reduction kernels, views, concatenate, pad, dot_general, gather, "
+            "scatter, cond, scan and while loops run on the device); "
             "use the CPU backend (jit(f, backend=\"cpu\")) for this function")
 
     def _indexing(self, eq):
@@ -346,8 +363,8 @@ class CudaProgram:
             x, updates, *indices = eq.inputs
             shape = updates.aval.shape
             first = [updates]
-            self.steps.append(_DeviceCopy(out.id, x.id))
-        args = [("int", int(n)) for n in shape] + [self._buffer_arg(v) for v in first + indices]
+            self.steps.append(_DeviceCopy(out.id, self._operand_arg(x)[1]))
+        args = [("int", int(n)) for n in shape] + [self._operand_arg(v) for v in first + indices]
         args.append(self._buffer_arg(out))
         self.steps.append(_Launch(compiled_kernel(name, source), args,
                                   _lazy_blocks(math.prod(shape), self.tpb), self.tpb,

@@ -1,7 +1,7 @@
 """View steps on the device: reshapes are free (buffers are C-contiguous);
 transpose, broadcast, slice and rev are copy kernels, each element reading the
 input at an index computed from its own (index arithmetic, generated per
-primitive and rank)."""
+primitive and rank). concatenate and pad are copy kernels of the same kind."""
 from __future__ import annotations
 
 import hashlib
@@ -55,5 +55,61 @@ def copy_source(eq) -> tuple[str, str]:
                 buf.line("r_ = r_ // n" + str(d))
             out_index = ", ".join(f"i{d}" for d in range(rank)) or "0"
             buf.line(f"out[{out_index}] = x[{', '.join(index) or '0'}]")
+    source = buf.text()
+    return f"cuda_{hashlib.sha256(source.encode()).hexdigest()[:16]}", source
+
+
+def _element_loop(buf: IndentedBuffer, args: list, shape) -> str:
+    """A grid-stride loop over `shape`'s elements, indices i0, ...; the output index."""
+    rank = len(shape)
+    buf.line(f"def kernel({', '.join([f'n{d}' for d in range(rank)] + args)}):")
+    buf._level += 1
+    extent = " * ".join(f"n{d}" for d in range(rank)) or "1"
+    buf.line(f"for t_ in range(cuda.grid(1), {extent}, cuda.gridsize(1)):")
+    buf._level += 1
+    buf.line("r_ = t_")
+    for d in reversed(range(rank)):
+        buf.line(f"i{d} = r_ % n{d}")
+        buf.line(f"r_ = r_ // n{d}")
+    return ", ".join(f"i{d}" for d in range(rank)) or "0"
+
+
+def concatenate_source(eq) -> tuple[str, str]:
+    """out[..., i, ...] = x_j[..., i - offset_j, ...] for the operand j holding i."""
+    dim = eq.params["dimension"]
+    shape = eq.outputs[0].aval.shape
+    xs = [f"x{j}" for j in range(len(eq.inputs))]
+    buf = IndentedBuffer()
+    out_index = _element_loop(buf, xs + ["out"], shape)
+    offset = 0
+    for j, x in enumerate(eq.inputs):
+        n = x.aval.shape[dim]
+        index = ", ".join(f"i{d} - {offset}" if d == dim else f"i{d}" for d in range(len(shape)))
+        keyword = "if" if j == 0 else "elif"
+        buf.line(f"{keyword} i{dim} < {offset + n}:" if j < len(eq.inputs) - 1 else "else:")
+        buf._level += 1
+        buf.line(f"out[{out_index}] = x{j}[{index}]")
+        buf._level -= 1
+        offset += n
+    source = buf.text()
+    return f"cuda_{hashlib.sha256(source.encode()).hexdigest()[:16]}", source
+
+
+def pad_source(eq) -> tuple[str, str]:
+    """out[i] = x[(i - lo) / (interior + 1)] where that is an element of x, else the
+    padding value (negative lo/hi crop)."""
+    x = eq.inputs[0]
+    shape = eq.outputs[0].aval.shape
+    buf = IndentedBuffer()
+    out_index = _element_loop(buf, ["x", "value", "out"], shape)
+    inside, index = [], []
+    for d, (n, (lo, _, interior)) in enumerate(zip(x.aval.shape, eq.params["padding_config"])):
+        step = interior + 1
+        buf.line(f"p{d} = i{d} - {lo}")
+        inside.append(f"p{d} >= 0 and p{d} % {step} == 0 and p{d} // {step} < {n}" if step > 1
+                      else f"0 <= p{d} < {n}")
+        index.append(f"p{d} // {step}" if step > 1 else f"p{d}")
+    condition = " and ".join(inside) or "True"
+    buf.line(f"out[{out_index}] = x[{', '.join(index) or '0'}] if {condition} else value[0]")
     source = buf.text()
     return f"cuda_{hashlib.sha256(source.encode()).hexdigest()[:16]}", source
