@@ -63,7 +63,7 @@ def threads_per_block() -> int:
     """Threads of a 1-D block: a code-generation parameter (shared arrays are sized by
     it). Each simulated thread is a Python thread, and every barrier costs ~0.2 ms per
     thread, so the simulator gets small blocks."""
-    return 32 if simulated() else 128
+    return 16 if simulated() else 128
 
 
 def matmul_tile() -> int:
