@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import nbad  # noqa: E402
 import nbad.numpy as jnp  # noqa: E402
+from nbad.rules.reduce import cummax_p  # noqa: E402
 from nbad.rules.shape import pad_p  # noqa: E402
 
 rng = np.random.default_rng(0)
@@ -110,6 +111,10 @@ PROGRAMS = {
              (np.float64(1.0), x23)),
     "switch": (lambda i, x: nbad.lax.switch(i, [jnp.cos, jnp.exp, lambda v: -v], x),
                      (np.int32(2), x23)),
+    "argmax_cumulative": (lambda x, v: (jnp.argmax(x, axis=1), jnp.argmin(x, axis=0), jnp.argmax(v),
+                                        jnp.cumsum(x, axis=1), jnp.cumprod(x, axis=0),
+                                        cummax_p.bind(v, axis=0, reverse=True), jnp.cumsum(v > 0)),
+                          (np.round(x37, 1), np.where(v40 > 1.5, np.nan, v40))),
     "scalar_output": (lambda x: jnp.sum(x) * 2.0 + 1.0, (np.float64(1.5),)),
 }
 
@@ -140,7 +145,7 @@ def simulate(names):
             tol = 2e-5 if c.dtype == np.float32 else 1e-11
             for ref in (c, e):
                 ok &= bool(ref.shape == d.shape and ref.dtype == d.dtype
-                           and np.allclose(d, ref, rtol=tol, atol=tol))
+                           and np.allclose(d, ref, rtol=tol, atol=tol, equal_nan=True))
             if c.size and c.dtype.kind == "f":
                 worst = max(worst, float(np.max(np.abs(d - c))))
         print(json.dumps({"check": "simulate", "program": name, "ok": ok and len(cpu) == len(dev),

@@ -5,8 +5,9 @@ launch (a fused kernel, a view's copy kernel, the tiled matmul) or a device
 reshape. Every buffer lives in device memory; inputs given as host arrays are
 copied once per call, constants once per program, and results are returned as
 CudaArrays, so chained jitted calls never go through the host. Library
-primitives other than dot_general, concatenate, pad, gather/scatter, cond and
-scan/while loops (linear algebra, sort, ...) raise NbadNotImplementedError
+primitives other than dot_general, concatenate, pad, gather/scatter,
+argmax/argmin, the cumulative scans, cond and scan/while loops (linear
+algebra, sort, ...) raise NbadNotImplementedError
 when the program is built: never a silent host fallback.
 
 Device buffers are C-contiguous, and a 0-d value is held as one element.
@@ -19,7 +20,7 @@ import math
 import numpy as np
 
 from nbad.backends.cuda import kernels as kernel_gen
-from nbad.backends.cuda import indexing, loops, matmul, runtime, views
+from nbad.backends.cuda import indexing, loops, matmul, runtime, scans, views
 from nbad.backends.cuda.array import CudaArray, host_to_cuda
 from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep
 from nbad.core.ir import Literal, Var
@@ -341,14 +342,32 @@ class CudaProgram:
             self.steps.append(_Launch(compiled_kernel(name, text), args,
                                       _lazy_blocks(out.aval.size, self.tpb), self.tpb, eq.primitive.name))
             return
+        if eq.primitive.name in ("argmax", "argmin", "cumsum", "cumprod", "cummax", "cummin"):
+            self._scan(eq)
+            return
         if eq.primitive.name in ("gather", "scatter_add", "scatter"):
             self._indexing(eq)
             return
         raise NbadNotImplementedError(
             f"the CUDA backend cannot run primitive {eq.primitive.name} yet (only fused "
             "elementwise/reduction kernels, views, concatenate, pad, dot_general, gather, "
-            "scatter, cond, scan and while loops run on the device); "
+            "scatter, argmax/argmin, cumulative sums/products/extremes, cond, scan and while "
+            "loops run on the device); "
             "use the CPU backend (jit(f, backend=\"cpu\")) for this function")
+
+    def _scan(self, eq):
+        out, x = eq.outputs[0], eq.inputs[0]
+        self.steps.append(_Alloc(out.id, out.aval.shape, out.aval.dtype))
+        args = [self._operand_arg(x), self._buffer_arg(out)]
+        if eq.primitive.name in ("argmax", "argmin"):
+            name, source = scans.arg_reduction_source(eq, self.tpb)
+            grid = _lazy_rows(max(1, out.aval.size))
+        else:
+            name, source = scans.cumulative_source(eq)
+            axis = eq.params["axis"]
+            grid = _lazy_blocks(max(1, x.aval.size // max(1, x.aval.shape[axis])), self.tpb)
+        self.steps.append(_Launch(compiled_kernel(name, source), args, grid, self.tpb,
+                                  eq.primitive.name))
 
     def _indexing(self, eq):
         out = eq.outputs[0]
