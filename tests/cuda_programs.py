@@ -115,6 +115,10 @@ PROGRAMS = {
                                         jnp.cumsum(x, axis=1), jnp.cumprod(x, axis=0),
                                         cummax_p.bind(v, axis=0, reverse=True), jnp.cumsum(v > 0)),
                           (np.round(x37, 1), np.where(v40 > 1.5, np.nan, v40))),
+    "dynamic_slices": (lambda x, i: (nbad.lax.dynamic_slice(x, (i, i + 4), (2, 3)) * 2,
+                                     nbad.lax.dynamic_update_slice(x, jnp.ones((2, 2)), (i, 9)),
+                                     nbad.grad(lambda y: jnp.sum(nbad.lax.dynamic_slice(y, (i, 1), (1, 4)) ** 2))(x)),
+                       (x37, np.int32(1))),
     "scalar_output": (lambda x: jnp.sum(x) * 2.0 + 1.0, (np.float64(1.5),)),
 }
 

@@ -304,9 +304,11 @@ class CudaProgram:
         if views.is_reshape(eq):
             self.steps.append(_Reshape(out.id, x.id, out.aval.shape))
             return
-        name, source = views.copy_source(eq)
+        dynamic = eq.primitive.name == "dynamic_slice"
+        name, source = (views.dynamic_slice_source if dynamic else views.copy_source)(eq)
         self.steps.append(_Alloc(out.id, out.aval.shape, out.aval.dtype))
-        args = [("int", int(n)) for n in out.aval.shape] + [self._buffer_arg(x), self._buffer_arg(out)]
+        args = [("int", int(n)) for n in out.aval.shape] + [self._operand_arg(a) for a in eq.inputs]
+        args.append(self._buffer_arg(out))
         self.steps.append(_Launch(compiled_kernel(name, source), args,
                                   _lazy_blocks(out.aval.size, self.tpb), self.tpb, eq.primitive.name))
 
@@ -342,6 +344,17 @@ class CudaProgram:
             self.steps.append(_Launch(compiled_kernel(name, text), args,
                                       _lazy_blocks(out.aval.size, self.tpb), self.tpb, eq.primitive.name))
             return
+        if eq.primitive.name == "dynamic_update_slice":
+            out, x, update = eq.outputs[0], eq.inputs[0], eq.inputs[1]
+            name, source = views.dynamic_update_source(eq)
+            self.steps.append(_Alloc(out.id, out.aval.shape, out.aval.dtype))
+            self.steps.append(_DeviceCopy(out.id, self._operand_arg(x)[1]))
+            args = [("int", int(n)) for n in update.aval.shape]
+            args += [self._operand_arg(a) for a in eq.inputs[1:]] + [self._buffer_arg(out)]
+            self.steps.append(_Launch(compiled_kernel(name, source), args,
+                                      _lazy_blocks(max(1, update.aval.size), self.tpb), self.tpb,
+                                      eq.primitive.name))
+            return
         if eq.primitive.name in ("argmax", "argmin", "cumsum", "cumprod", "cummax", "cummin"):
             self._scan(eq)
             return
@@ -350,7 +363,8 @@ class CudaProgram:
             return
         raise NbadNotImplementedError(
             f"the CUDA backend cannot run primitive {eq.primitive.name} yet (only fused "
-            "elementwise/reduction kernels, views, concatenate, pad, dot_general, gather, "
+            "elementwise/reduction kernels, views, concatenate, pad, dynamic_update_slice, "
+            "dot_general, gather, "
             "scatter, argmax/argmin, cumulative sums/products/extremes, cond, scan and while "
             "loops run on the device); "
             "use the CPU backend (jit(f, backend=\"cpu\")) for this function")

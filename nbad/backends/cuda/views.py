@@ -1,7 +1,9 @@
 """View steps on the device: reshapes are free (buffers are C-contiguous);
 transpose, broadcast, slice and rev are copy kernels, each element reading the
 input at an index computed from its own (index arithmetic, generated per
-primitive and rank). concatenate and pad are copy kernels of the same kind."""
+primitive and rank); dynamic_slice reads its start indices from the device and
+clamps them in the kernel. concatenate, pad and dynamic_update_slice are copy
+kernels of the same kind."""
 from __future__ import annotations
 
 import hashlib
@@ -111,5 +113,39 @@ def pad_source(eq) -> tuple[str, str]:
         index.append(f"p{d} // {step}" if step > 1 else f"p{d}")
     condition = " and ".join(inside) or "True"
     buf.line(f"out[{out_index}] = x[{', '.join(index) or '0'}] if {condition} else value[0]")
+    source = buf.text()
+    return f"cuda_{hashlib.sha256(source.encode()).hexdigest()[:16]}", source
+
+
+def _window_starts(buf: IndentedBuffer, operand_shape, window_shape):
+    """o<d>: the start indices (operands s<d>, one element each) clamped so that the
+    window lies inside the operand, as lax.dynamic_slice does."""
+    for d, (n, k) in enumerate(zip(operand_shape, window_shape)):
+        buf.line(f"o{d} = min(max(s{d}[0], 0), {n - k})")
+
+
+def dynamic_slice_source(eq) -> tuple[str, str]:
+    x = eq.inputs[0]
+    shape = eq.outputs[0].aval.shape
+    starts = [f"s{d}" for d in range(len(shape))]
+    buf = IndentedBuffer()
+    out_index = _element_loop(buf, ["x"] + starts + ["out"], shape)
+    _window_starts(buf, x.aval.shape, shape)
+    at = ", ".join(f"o{d} + i{d}" for d in range(len(shape))) or "0"
+    buf.line(f"out[{out_index}] = x[{at}]")
+    source = buf.text()
+    return f"cuda_{hashlib.sha256(source.encode()).hexdigest()[:16]}", source
+
+
+def dynamic_update_source(eq) -> tuple[str, str]:
+    """The kernel writing the update into the result (a copy of the operand)."""
+    x, update = eq.inputs[:2]
+    shape = update.aval.shape
+    starts = [f"s{d}" for d in range(len(shape))]
+    buf = IndentedBuffer()
+    index = _element_loop(buf, ["upd"] + starts + ["out"], shape)
+    _window_starts(buf, x.aval.shape, shape)
+    at = ", ".join(f"o{d} + i{d}" for d in range(len(shape))) or "0"
+    buf.line(f"out[{at}] = upd[{index}]")
     source = buf.text()
     return f"cuda_{hashlib.sha256(source.encode()).hexdigest()[:16]}", source
