@@ -317,90 +317,57 @@ class CudaProgram:
             value = eq.primitive.impl(*[a.value for a in eq.inputs], **eq.params)
             self.constants.append(_DeviceConstant(eq.outputs[0].id, value))
             return
-        if eq.primitive.name == "dot_general" and all(isinstance(a, Var) for a in eq.inputs):
-            name, source = matmul.matmul_source(eq, self.tile)
-            b, m, n, k = matmul.product_shape(eq)
-            out = eq.outputs[0]
-            self.steps.append(_Alloc(out.id, out.aval.shape, out.aval.dtype))
-            grid, block = matmul.grid(eq, self.tile)
-            lhs, rhs = eq.inputs
-            args = [("int", b), ("int", m), ("int", n), ("int", k), self._buffer_arg(lhs),
-                    self._buffer_arg(rhs), self._buffer_arg(out, (b, m, n))]
-            self.steps.append(_Launch(compiled_kernel(name, source), args, grid, block, "dot_general"))
-            return
-        if eq.primitive.name in loops.COMPILERS:
-            runner, kernels = loops.COMPILERS[eq.primitive.name](
+        name = eq.primitive.name
+        if name in loops.COMPILERS:
+            runner, kernels = loops.COMPILERS[name](
                 eq, lambda plan: CudaProgram(plan, single_output=False))
             self.steps.append(_LoopStep(eq, runner))
             self.loop_kernels += kernels
-            return
-        if eq.primitive.name in ("concatenate", "pad"):
-            out = eq.outputs[0]
-            source = views.concatenate_source if eq.primitive.name == "concatenate" else views.pad_source
-            name, text = source(eq)
-            self.steps.append(_Alloc(out.id, out.aval.shape, out.aval.dtype))
-            args = [("int", int(n)) for n in out.aval.shape]
-            args += [self._operand_arg(a) for a in eq.inputs] + [self._buffer_arg(out)]
-            self.steps.append(_Launch(compiled_kernel(name, text), args,
-                                      _lazy_blocks(out.aval.size, self.tpb), self.tpb, eq.primitive.name))
-            return
-        if eq.primitive.name == "dynamic_update_slice":
-            out, x, update = eq.outputs[0], eq.inputs[0], eq.inputs[1]
-            name, source = views.dynamic_update_source(eq)
-            self.steps.append(_Alloc(out.id, out.aval.shape, out.aval.dtype))
-            self.steps.append(_DeviceCopy(out.id, self._operand_arg(x)[1]))
-            args = [("int", int(n)) for n in update.aval.shape]
-            args += [self._operand_arg(a) for a in eq.inputs[1:]] + [self._buffer_arg(out)]
-            self.steps.append(_Launch(compiled_kernel(name, source), args,
-                                      _lazy_blocks(max(1, update.aval.size), self.tpb), self.tpb,
-                                      eq.primitive.name))
-            return
-        if eq.primitive.name in ("argmax", "argmin", "cumsum", "cumprod", "cummax", "cummin"):
-            self._scan(eq)
-            return
-        if eq.primitive.name in ("gather", "scatter_add", "scatter"):
-            self._indexing(eq)
-            return
-        raise NbadNotImplementedError(
-            f"the CUDA backend cannot run primitive {eq.primitive.name} yet (only fused "
-            "elementwise/reduction kernels, views, concatenate, pad, dynamic_update_slice, "
-            "dot_general, gather, "
-            "scatter, argmax/argmin, cumulative sums/products/extremes, cond, scan and while "
-            "loops run on the device); "
-            "use the CPU backend (jit(f, backend=\"cpu\")) for this function")
-
-    def _scan(self, eq):
-        out, x = eq.outputs[0], eq.inputs[0]
-        self.steps.append(_Alloc(out.id, out.aval.shape, out.aval.dtype))
-        args = [self._operand_arg(x), self._buffer_arg(out)]
-        if eq.primitive.name in ("argmax", "argmin"):
-            name, source = scans.arg_reduction_source(eq, self.tpb)
-            grid = _lazy_rows(max(1, out.aval.size))
+        elif name == "dot_general":
+            self._dot(eq)
+        elif name in ("argmax", "argmin"):
+            kname, source = scans.arg_reduction_source(eq, self.tpb)
+            self._element_kernel(eq, kname, source, (), eq.inputs,
+                                 grid=_lazy_rows(max(1, eq.outputs[0].aval.size)))
+        elif name in _CUMULATIVE:
+            kname, source = scans.cumulative_source(eq)
+            self._element_kernel(eq, kname, source, (), eq.inputs,
+                                 grid=_lazy_blocks(_lines(eq), self.tpb))
+        elif name in _ELEMENT_KERNELS:
+            make, operands, extent, copy_first = _ELEMENT_KERNELS[name]
+            kname, source = make(eq)
+            self._element_kernel(eq, kname, source, extent(eq), operands(eq),
+                                 copy_from=eq.inputs[0] if copy_first else None)
         else:
-            name, source = scans.cumulative_source(eq)
-            axis = eq.params["axis"]
-            grid = _lazy_blocks(max(1, x.aval.size // max(1, x.aval.shape[axis])), self.tpb)
-        self.steps.append(_Launch(compiled_kernel(name, source), args, grid, self.tpb,
-                                  eq.primitive.name))
+            raise NbadNotImplementedError(
+                f"the CUDA backend cannot run primitive {name} yet (the device runs fused "
+                "elementwise/reduction kernels, views, dot_general, loops and cond, and "
+                f"{', '.join(sorted(_ELEMENT_KERNELS) + list(_CUMULATIVE))}, argmax, argmin); "
+                "use the CPU backend "
+                "(jit(f, backend=\"cpu\")) for this function")
 
-    def _indexing(self, eq):
+    def _dot(self, eq):
+        kname, source = matmul.matmul_source(eq, self.tile)
+        b, m, n, k = matmul.product_shape(eq)
         out = eq.outputs[0]
         self.steps.append(_Alloc(out.id, out.aval.shape, out.aval.dtype))
-        if eq.primitive.name == "gather":
-            name, source = indexing.gather_source(eq)
-            x, *indices = eq.inputs
-            shape = out.aval.shape
-            first = [x]
-        else:
-            name, source = indexing.scatter_source(eq)
-            x, updates, *indices = eq.inputs
-            shape = updates.aval.shape
-            first = [updates]
-            self.steps.append(_DeviceCopy(out.id, self._operand_arg(x)[1]))
-        args = [("int", int(n)) for n in shape] + [self._operand_arg(v) for v in first + indices]
+        grid, block = matmul.grid(eq, self.tile)
+        args = [("int", b), ("int", m), ("int", n), ("int", k)]
+        args += [self._operand_arg(a) for a in eq.inputs] + [self._buffer_arg(out, (b, m, n))]
+        self.steps.append(_Launch(compiled_kernel(kname, source), args, grid, block, "dot_general"))
+
+    def _element_kernel(self, eq, kname, source, extent, operands, copy_from=None, grid=None):
+        """A kernel taking the sizes of `extent` (the shape its threads stride over), the
+        operands and the result (first a copy of `copy_from`, for scatters and updates)."""
+        out = eq.outputs[0]
+        self.steps.append(_Alloc(out.id, out.aval.shape, out.aval.dtype))
+        if copy_from is not None:
+            self.steps.append(_DeviceCopy(out.id, self._operand_arg(copy_from)[1]))
+        args = [("int", int(n)) for n in extent] + [self._operand_arg(a) for a in operands]
         args.append(self._buffer_arg(out))
-        self.steps.append(_Launch(compiled_kernel(name, source), args,
-                                  _lazy_blocks(math.prod(shape), self.tpb), self.tpb,
+        size = math.prod(extent)
+        self.steps.append(_Launch(compiled_kernel(kname, source), args,
+                                  grid or _lazy_blocks(max(1, size), self.tpb), self.tpb,
                                   eq.primitive.name))
 
     def _describe(self) -> str:
@@ -449,6 +416,30 @@ class CudaProgram:
 
     def ptx(self, cc=(8, 0)) -> dict:
         return {ck.name: ck.ptx(cc) for ck in self.kernels}
+
+
+def _lines(eq) -> int:
+    """The number of lines along a cumulative scan's axis (one thread each)."""
+    shape, axis = eq.inputs[0].aval.shape, eq.params["axis"]
+    return max(1, math.prod(shape) // max(1, shape[axis]))
+
+
+# library primitive -> (kernel source, its operands, the shape its threads stride
+# over, whether the result starts as a copy of operand 0); see _element_kernel
+_ELEMENT_KERNELS = {
+    "concatenate": (views.concatenate_source, lambda eq: eq.inputs,
+                    lambda eq: eq.outputs[0].aval.shape, False),
+    "pad": (views.pad_source, lambda eq: eq.inputs, lambda eq: eq.outputs[0].aval.shape, False),
+    "dynamic_update_slice": (views.dynamic_update_source, lambda eq: eq.inputs[1:],
+                             lambda eq: eq.inputs[1].aval.shape, True),
+    "gather": (indexing.gather_source, lambda eq: eq.inputs, lambda eq: eq.outputs[0].aval.shape,
+               False),
+    "scatter_add": (indexing.scatter_source, lambda eq: eq.inputs[1:],
+                    lambda eq: eq.inputs[1].aval.shape, True),
+    "scatter": (indexing.scatter_source, lambda eq: eq.inputs[1:],
+                lambda eq: eq.inputs[1].aval.shape, True),
+}
+_CUMULATIVE = ("cumsum", "cumprod", "cummax", "cummin")
 
 
 def _is_numba_error(e) -> bool:
