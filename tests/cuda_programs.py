@@ -175,6 +175,8 @@ def _eager_operations(runtime):
     copied_back = runtime.TRANSFERS["to_host"] - before["to_host"]
     ok = all(np.asarray(a).dtype == b.dtype and np.allclose(np.asarray(a), b) for a, b in pairs)
     jitted = nbad.jit(lambda a: a * 2, device=device)(dx)
+    on_cpu = nbad.jit(lambda a: a * 2, backend="cpu")(dx)  # a CPU program copies it to the host
+    ok = ok and type(on_cpu).__name__ == "Array" and bool(np.allclose(on_cpu, 2 * x))
     print(json.dumps({"check": "eager_ops", "ok": bool(ok), "on_device": on_device,
                       "copied_back": copied_back, "device_jit": isinstance(jitted, CudaArray)
                       and bool(np.allclose(np.asarray(jitted), 2 * x))}), flush=True)
