@@ -14,7 +14,8 @@ END = "<!-- end api-table -->"
 MODULES = [
     ("nbad", ("jit make_ir make_jaxpr vmap grad value_and_grad vjp jvp linearize jacfwd jacrev jacobian hessian "
               "custom_jvp custom_vjp device_get block_until_ready eval_shape ShapeDtypeStruct checkpoint remat "
-              "devices local_devices device_count local_device_count default_backend").split()),
+              "devices local_devices device_count local_device_count device_put default_backend "
+              "default_device").split()),
     ("nbad.debug", None),
     ("nbad.lax", None),
     ("nbad.test_util", ["check_batching", "check_grads", "check_rule"]),

@@ -17,7 +17,6 @@ from nbad import nn
 from nbad import scipy
 from nbad import lax
 from nbad import debug
-from nbad._devices import default_backend, device_count, devices, local_device_count, local_devices
 from nbad import random
 from nbad.custom_derivatives import custom_jvp, custom_vjp
 from nbad.api import ShapeDtypeStruct, eval_shape, jit, make_ir
@@ -27,18 +26,10 @@ from nbad.api_remat import checkpoint, remat
 
 jacobian = jacrev  # JAX's alias
 make_jaxpr = make_ir  # JAX's name: the printable IR of f at these arguments
+from nbad.backends import (block_until_ready, default_backend, default_device, device_count, device_get,
+                           device_put, devices, local_device_count, local_devices)
 
 __version__ = "0.1.0"
-
-
-def device_get(x):
-    """Results already live in host memory on the CPU: returned unchanged (pytrees too)."""
-    return x
-
-
-def block_until_ready(x):
-    """nbad's CPU results are ready when returned: returned unchanged (pytrees too)."""
-    return x
 
 
 __all__ = ["jit", "make_ir", "make_jaxpr", "eval_shape", "ShapeDtypeStruct", "tree", "vmap", "grad", "value_and_grad",
@@ -46,4 +37,4 @@ __all__ = ["jit", "make_ir", "make_jaxpr", "eval_shape", "ShapeDtypeStruct", "tr
            "hessian", "config", "Array", "errors", "tree_util", "tree_map", "tree_flatten",
            "tree_unflatten", "tree_leaves", "tree_structure", "numpy", "nn", "scipy", "lax", "random", "custom_jvp",
            "custom_vjp", "device_get", "block_until_ready", "checkpoint", "remat", "debug", "devices", "local_devices",
-           "device_count", "local_device_count", "default_backend"]
+           "device_count", "local_device_count", "device_put", "default_backend", "default_device"]

@@ -26,7 +26,9 @@ import weakref
 import numpy as np
 
 from nbad import cache as _disk_cache
+from nbad.config import _ON_UPDATE
 from nbad import tree_util
+from nbad.backends.cuda.array import CudaArray
 from nbad.codegen import driver, fusion, lowering
 from nbad.core.array import Array
 from nbad.core.avals import aval_of_value
@@ -193,15 +195,17 @@ class JitFunction:
         self._static_argnums = tuple(sorted(nums))
         self._static_argnames = tuple(sorted(names))
         self._simple = not self._static_argnums and not self._static_argnames
-        # Shared by every jit of this function with these static arguments and thread
-        # count (JAX's cache belongs to the function too): jit(f) created anew finds f
-        # compiled; after config.update("num_threads", n) a new jit plans for n threads.
+        self._backend = _backend_option(options)  # None: the default platform, read per call
+        # Shared by every jit of this function with these static arguments, thread count
+        # and backend (JAX's cache belongs to the function too): jit(f) created anew finds
+        # f compiled; after config.update("num_threads", n) a new jit plans for n threads.
         #   _fast:     (shape, dtype, ...) -> compiled callable
-        #   _cache:    (statics, in_tree, avals) -> _Compiled
+        #   _cache:    (statics, in_tree, avals, platform) -> _Compiled
         #   _ir_cache: same key -> (IR, out_tree), for calls under a trace
         self._fast, self._cache, self._ir_cache = _function_caches(
-            fun, (self._static_argnums, self._static_argnames, _num_threads()))
+            fun, (self._static_argnums, self._static_argnames, _num_threads(), self._backend))
         self.trace_count = 0  # traces this wrapper made
+        _LIVE.add(self)
 
     # -- calling ------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -262,14 +266,16 @@ class JitFunction:
         except NbadOverflowError as e:
             raise NbadOverflowError(f"jit({self._name}): {self._argument_of_leaf(args, kwargs)}: "
                                     f"{e}") from None
-        key = (statics, in_tree, avals)
+        backend = self._backend or _default_platform()
+        key = (statics, in_tree, avals, backend)
         compiled = self._cache.get(key)
         if compiled is None:
-            compiled = self._compile(args, kwargs, static_pos, in_tree, avals)
+            compiled = self._compile(args, kwargs, static_pos, in_tree, avals, backend)
             self._cache[key] = compiled
-        arrays = [x if type(x) in (_ndarray, Array) else np.asarray(x, dtype=a.dtype)
+        device_ok = CudaArray if backend == "cuda" else _ndarray  # device arrays stay where they are
+        arrays = [x if type(x) in (_ndarray, Array, device_ok) else np.asarray(x, dtype=a.dtype)
                   for x, a in zip(leaves, avals)]
-        if compiled.program.compiled:
+        if compiled.program.compiled or backend != "cpu":  # (the disk cache holds CPU programs)
             out = compiled(*arrays)
         else:  # first call: compiles (or loads) the kernels; recorded in the disk cache
             out = _disk_cache.first_call(self._fun, avals, compiled, arrays)
@@ -320,7 +326,7 @@ class JitFunction:
                          name=self._name, trace_name=f"jit({self._name})")
         return ir, store[0]
 
-    def _compile(self, args, kwargs, static_pos, in_tree, avals) -> _Compiled:
+    def _compile(self, args, kwargs, static_pos, in_tree, avals, backend="cpu") -> _Compiled:
         from nbad.config import log
 
         global _programs_compiled
@@ -332,7 +338,12 @@ class JitFunction:
         ir = simplify(reroll(remove_dead_code(lowering.inline_calls(ir))))
         plan = fusion.plan(lowering.lower_for_cpu(ir))
         single = out_tree.num_leaves == 1 and tree_util.treedef_is_leaf(out_tree)
-        program = driver.build_program(plan, _num_threads(), single_output=single)
+        if backend == "cuda":
+            from nbad.backends.cuda.program import build_program
+
+            program = build_program(plan, single_output=single)
+        else:
+            program = driver.build_program(plan, _num_threads(), single_output=single)
         log(1, f"nbad.jit({self._name}) compiled:\n{ir}")
         log(2, fusion.explain(plan))
         log(3, program.source)
@@ -356,10 +367,12 @@ class JitFunction:
         statics, static_pos, dyn_args, dyn_kwargs = self._split(args, kwargs)
         leaves, in_tree = tree_util.tree_flatten((dyn_args, dyn_kwargs))
         avals = tuple(_leaf_aval(x, self._name) for x in leaves)
-        key = (statics, in_tree, avals)
+        backend = self._backend or _default_platform()
+        key = (statics, in_tree, avals, backend)
         compiled = self._cache.get(key)
         if compiled is None:
-            compiled = self._cache[key] = self._compile(args, kwargs, static_pos, in_tree, avals)
+            compiled = self._cache[key] = self._compile(args, kwargs, static_pos, in_tree, avals,
+                                                        backend)
         return Lowered(compiled)
 
     def __repr__(self):
@@ -397,9 +410,42 @@ def _function_caches(fun, static_config) -> tuple[dict, dict, dict]:
     return caches
 
 
-# jax.jit's other keywords: accepted and ignored (nbad compiles for one CPU).
+# jax.jit's other keywords: accepted; all but backend/device are ignored.
 _IGNORED_JIT_OPTIONS = frozenset({"in_shardings", "out_shardings", "keep_unused", "device", "backend",
                                   "inline", "abstracted_axes", "compiler_options"})
+_LIVE = weakref.WeakSet()  # every JitFunction, so that a change of the default platform reaches them
+
+
+def _backend_option(options):
+    """The platform jit(backend=..., device=...) names, or None (the default platform)."""
+    from nbad.backends import canonical_platform
+
+    backend, device = options.get("backend"), options.get("device")
+    if device is not None:
+        platform = getattr(device, "platform", None)
+        if platform is None:
+            raise NbadTypeError(f"jit(device=...) takes a device from nbad.devices(), got {device!r}")
+        if backend is not None and canonical_platform(backend) != platform:
+            raise NbadValueError(f"jit got backend={backend!r} and a device of platform {platform!r}")
+        return platform
+    return None if backend is None else canonical_platform(backend)
+
+
+def _default_platform() -> str:
+    from nbad.config import config
+
+    return config.platform
+
+
+def platform_changed():
+    """The default platform changed: calls of functions following it re-plan (their
+    fast-path entries, keyed by shapes only, belong to the old platform)."""
+    for jf in list(_LIVE):
+        if jf._backend is None:
+            jf._fast.clear()
+
+
+_ON_UPDATE.setdefault("platform", []).append(platform_changed)
 
 
 def _check_jit_options(options):
@@ -449,6 +495,10 @@ def _typed(value):
 
 
 def _leaf_aval(x, fn_name):
+    if type(x) is CudaArray:
+        from nbad.core.avals import ShapedArray
+
+        return ShapedArray(x.shape, x.dtype)
     try:
         return aval_of_value(x)
     except NbadTypeError as e:
@@ -481,6 +531,17 @@ class Lowered:
                 seen.add(k.name)
                 parts.append(f"# kernel {k.name}\n{k.module_source()}")
         return "\n".join(parts)
+
+    @property
+    def ptx(self) -> dict:
+        """CUDA programs: kernel name -> PTX (for sm_80; `ptx_for(cc)` for others)."""
+        return self.ptx_for((8, 0))
+
+    def ptx_for(self, cc) -> dict:
+        program = self._compiled.program
+        if not hasattr(program, "ptx"):
+            raise NbadValueError("lower().ptx exists for CUDA programs: jit(f, backend=\"cuda\")")
+        return program.ptx(cc)
 
     @property
     def fusion_notes(self) -> str:

@@ -23,6 +23,8 @@ Settings (environment variable -> name):
 - ``NBAD_TYPECHECK`` -> ``typecheck`` (bool, default False). Typecheck the IR
   after every compiler pass (core/typecheck.py); on in the test suite and
   whenever ``debug >= 1``.
+- ``NBAD_PLATFORM`` -> ``platform`` ("cpu", default, or "cuda"). The backend of
+  ``jit`` without ``backend=``/``device=`` and of ``devices()`` (nbad/backends/).
 
 Set at import, not a setting: ``OMP_WAIT_POLICY=PASSIVE`` (unless already set).
 nbad's own kernels do not use OpenMP (they are split by nbad's thread pool), but
@@ -117,7 +119,21 @@ _SETTINGS = {
     "cache_dir": ("NBAD_CACHE_DIR", _parse_path),
     "cache_max_bytes": ("NBAD_CACHE_MAX_BYTES", _parse_bytes),
     "typecheck": ("NBAD_TYPECHECK", lambda name, raw: _parse_bool(name, raw, default=False)),
+    "platform": ("NBAD_PLATFORM", lambda name, raw: _parse_platform(name, raw)),
 }
+
+
+def _parse_platform(name, raw):
+    """The default backend of jit and devices(): "cpu" (default) or "cuda" ("gpu")."""
+    if raw is None or str(raw).strip() == "":
+        return "cpu"
+    text = str(raw).strip().lower()
+    if text not in ("cpu", "cuda", "gpu"):
+        raise ValueError(f"nbad config: {name} must be 'cpu' or 'cuda', got {raw!r}")
+    return "cuda" if text == "gpu" else text
+
+
+_ON_UPDATE: dict = {}  # setting -> functions called after it changes (nbad.api: "platform")
 
 
 class Config:
@@ -167,6 +183,8 @@ class Config:
             )
         env, parse = _SETTINGS[key]
         self._values[key] = parse(key, value)
+        for hook in _ON_UPDATE.get(key, ()):
+            hook()
 
     def log(self, level, text):
         """Print ``text`` to stderr when ``debug >= level`` (1: IR, 2: fusion decisions, 3: source)."""

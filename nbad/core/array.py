@@ -53,9 +53,9 @@ class Array(np.ndarray):
     def devices(self):
         """{CpuDevice(id=0)}. (No `.sharding`: JAX's functions read an argument's
         `.sharding` and would reject nbad arrays passed to them.)"""
-        from nbad._devices import CPU
+        from nbad.backends.device import Device
 
-        return {CPU}
+        return {Device("cpu", 0)}
 
     @property
     def at(self):

@@ -119,6 +119,12 @@ def aval_of_value(x) -> ShapedArray:
     if isinstance(x, (np.ndarray, np.generic)):
         check_not_masked(x)
         return ShapedArray(x.shape, check_dtype(x.dtype))
+    if hasattr(x, "__cuda_array_interface__"):
+        raise NbadTypeError(
+            f"nbad.numpy functions outside jit take host arrays, got a device array ({t.__name__}): "
+            "call the function inside nbad.jit(f, backend=\"cuda\") (operators and methods of "
+            "nbad's CUDA arrays also work outside jit), or copy it to the host first with "
+            "nbad.device_get(x)")
     raise NbadTypeError(
         f"nbad cannot use a value of type {t.__name__} as an array: expected a NumPy array, "
         "a Python or NumPy scalar, or a pytree (list/tuple/dict) of them."

@@ -29,6 +29,8 @@ def as_operand(x):
         from nbad.numpy._creation import array
 
         return array(x)
+    if hasattr(x, "__cuda_array_interface__"):
+        aval_of_value(x)  # raises, saying how to use a device array
     raise NbadTypeError(
         f"nbad.numpy expected an array, a scalar or a Tracer, got {type(x).__name__}: {x!r:.80}"
     )
