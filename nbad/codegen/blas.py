@@ -45,7 +45,7 @@ THREADED_MIN_FLOPS = 2 * 4 * 65536
 
 _SCIPY_BLAS = "scipy.linalg.cython_blas"  # loads SciPy's OpenBLAS (what Numba's np.dot calls)
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _libraries: list | None = None
 _scanned_scipy = False
 _calls: dict[int, list[int]] = {}  # thread -> the BLAS counts its running (nested) calls want
@@ -82,11 +82,13 @@ def libraries() -> list:
     SciPy's BLAS has been loaded)."""
     global _libraries, _scanned_scipy
     if _libraries is None or (not _scanned_scipy and _SCIPY_BLAS in sys.modules):
-        from threadpoolctl import ThreadpoolController
+        with _lock:  # (not while calls run: they index the libraries' counts)
+            if _libraries is None or not _calls:
+                from threadpoolctl import ThreadpoolController
 
-        _scanned_scipy = _SCIPY_BLAS in sys.modules
-        found = ThreadpoolController().select(user_api="blas").lib_controllers
-        _libraries = [_Library(c) for c in found]
+                _scanned_scipy = _SCIPY_BLAS in sys.modules
+                found = ThreadpoolController().select(user_api="blas").lib_controllers
+                _libraries = [_Library(c) for c in found]
     return _libraries
 
 
