@@ -155,3 +155,45 @@ def test_results_do_not_depend_on_the_blas_thread_count(two_threads):
         with threadpoolctl.threadpool_limits(count, user_api="blas"):
             results.append((np.asarray(split_jit(A, A)).tobytes(), np.asarray(whole_jit(X3, X3)).tobytes()))
     assert results[0] == results[1]
+
+
+def _record_counts_at(program, prefix, seen):
+    """Make the driver's call of its `prefix...` step record the BLAS counts first."""
+    namespace = program.fn.__wrapped__.__globals__
+    (name,) = [k for k in namespace if k.startswith(prefix)]
+    step = namespace[name]
+
+    def recorded(*args, **kwargs):
+        seen.append((prefix, {lib.get() for lib in blas.libraries()}))
+        return step(*args, **kwargs)
+
+    namespace[name] = recorded
+    return lambda: namespace.__setitem__(name, step)
+
+
+def test_counts_inside_real_calls_and_a_whole_product_in_a_splitting_program(two_threads):
+    """What the driver's steps run with: 1 inside a split product, nbad's thread
+    count for a product called whole, also between split ones."""
+    def mixed(a, b, x, y):
+        return jnp.tanh(a @ b), jnp.matmul(x, y)  # split (with its epilogue); whole
+
+    mixed_jit = nbad.jit(mixed)
+    lowered = mixed_jit.lower(A, A, X3, X3)
+    assert "_blas_threads(2)  # BLAS: a product called whole" in lowered.driver_source
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        user = _blas_counts()
+        got = mixed_jit(A, A, X3, X3)
+        program = lowered.compile().program
+        seen = []
+        undo = [_record_counts_at(program, "_matmul", seen), _record_counts_at(program, "_dot_general", seen)]
+        try:
+            again = mixed_jit(A, A, X3, X3)
+        finally:
+            for u in undo:
+                u()
+        assert sorted(seen) == [("_dot_general", {2}), ("_matmul", {1})]
+        assert _blas_counts() == user
+    np.testing.assert_allclose(got[0], np.tanh(A @ A), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got[1], np.matmul(X3, X3), rtol=1e-12, atol=1e-12)
+    for g, a in zip(got, again):
+        np.testing.assert_array_equal(g, a)
