@@ -5,8 +5,8 @@ driver's products call NumPy's; np.dot inside a Numba kernel calls SciPy's).
 Left alone, each starts as many threads as OPENBLAS_NUM_THREADS/OMP_NUM_THREADS
 or the core count say, and nbad's own threads, each calling BLAS in a split
 product, multiply them: 4-6 busy-waiting threads on 2 cores (issue 17). So each
-program is built with a BLAS thread count (`program_threads`) and runs with it:
-one thread when nbad splits products across its own threads or runs steps side
+program that calls BLAS is built (driver.build_program) with a BLAS thread count
+and runs with it (`with_threads`): one thread when nbad splits products across its own threads or runs steps side
 by side (dataflow regions), all of nbad's threads when its products are called
 whole. A product called whole in a program that splits others switches to
 nbad's thread count around that one call (`switch`).
@@ -16,9 +16,10 @@ of a call the libraries' current counts (the user's) are read, and at its end
 they are put back, so the user's NumPy code outside nbad's calls keeps its
 settings. Programs whose products are too small for OpenBLAS to thread
 (below THREADED_MIN_FLOPS) and programs without BLAS are not wrapped at all.
-Measured (benchmarks/blas_overhead.py, both OpenBLAS loaded, a busy 2-core
-machine): +2.2 us a call when the counts already agree, +3.1 us with a switch
-there and back, on the 11 us call of a 64 x 64 product. (threadpoolctl's
+Measured (benchmarks/blas_overhead.py, both OpenBLAS loaded, a 2-core machine
+shared with other busy processes): +2.2-2.5 us a call when the counts already
+agree, +3.1-5.4 us with a switch there and back, on the 11-18 us call of a
+64 x 64 product; an enter/leave pair alone ~1.7 us. (threadpoolctl's
 threadpool_limits context manager costs ~1.1 ms a use: it rescans the loaded
 libraries; so the controllers are found once and called directly.)
 
@@ -39,8 +40,8 @@ from nbad.core.typecheck import _sub_irs
 # Primitives whose implementations call BLAS/LAPACK (NumPy's or SciPy's).
 BLAS_PRIMITIVES = frozenset({"dot_general", "solve", "inv", "det", "cofactor", "slogdet",
                              "cholesky", "eigh", "lu", "triangular_solve", "qr", "svd", "eig"})
-# OpenBLAS runs a product on one thread below m*n*k = 4 * 65536 multiply-adds
-# (its GEMM_MULTITHREAD_THRESHOLD times SMP_THRESHOLD_MIN), whatever its count.
+# OpenBLAS runs a GEMM on one thread up to m*n*k = 65536 * GEMM_MULTITHREAD_THRESHOLD
+# (4 by default) multiply-adds (interface/gemm.c), whatever its count.
 THREADED_MIN_FLOPS = 2 * 4 * 65536
 
 _SCIPY_BLAS = "scipy.linalg.cython_blas"  # loads SciPy's OpenBLAS (what Numba's np.dot calls)
