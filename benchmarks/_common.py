@@ -34,6 +34,103 @@ def time_call(fn, *args, repeats=7, sample_seconds=0.02, sync=None):
     return float(np.median(samples))
 
 
+def _calls_per_sample(fn, args, sync, sample_seconds):
+    start = time.perf_counter()
+    sync(fn(*args))
+    once = max(time.perf_counter() - start, 1e-8)
+    return max(1, int(sample_seconds / once))
+
+
+class Interleaved:
+    """The peers of one table row, timed in turns so that a busy moment of the
+    machine falls on all of them rather than on one.
+
+    ``first(label, fn, args, sync)`` makes the first call now (compile plus one
+    run: (seconds, result)); ``run()`` then takes ``repeats`` rounds, each one
+    sample of every peer (a sample lasts about ``sample_seconds``), the peers'
+    order rotating from round to round, and returns per label a ``Timing``:
+    the median, min and max of its per-call times. A peer that fails while
+    timed is left out of the result, its error recorded in ``errors``.
+    """
+
+    def __init__(self, repeats, sample_seconds, errors=None, where=""):
+        self.repeats, self.sample_seconds = repeats, sample_seconds
+        self.errors, self.where = errors, where
+        self.peers = {}
+
+    def first(self, label, fn, args, sync=None):
+        sync = sync or (lambda r: r)
+        seconds, result = first_call(fn, *args, sync=sync)
+        self.peers[label] = (fn, args, sync)
+        return seconds, result
+
+    def run(self):
+        number, failed = {}, set()
+        for label, (fn, args, sync) in self.peers.items():
+            try:
+                sync(fn(*args))  # a second warm-up call: the first may have compiled
+                number[label] = _calls_per_sample(fn, args, sync, self.sample_seconds)
+            except Exception as e:
+                self._failed(label, e, failed)
+        samples = {label: [] for label in number}
+        labels = list(number)
+        for r in range(self.repeats if labels else 0):
+            turn = r % len(labels)
+            for label in labels[turn:] + labels[:turn]:
+                if label in failed:
+                    continue
+                fn, args, sync = self.peers[label]
+                try:
+                    start = time.perf_counter()
+                    for _ in range(number[label]):
+                        result = fn(*args)
+                    sync(result)
+                    samples[label].append((time.perf_counter() - start) / number[label])
+                except Exception as e:
+                    self._failed(label, e, failed)
+        return {label: Timing(float(np.median(s)), min(s), max(s))
+                for label, s in samples.items() if s and label not in failed}
+
+    def _failed(self, label, exc, failed):
+        failed.add(label)
+        if self.errors is not None:
+            record_error(self.errors, f"{self.where} / {label}", exc)
+
+
+class Timing:
+    """Per-call seconds of one peer over interleaved rounds."""
+
+    def __init__(self, median, low, high):
+        self.median, self.low, self.high = median, low, high
+
+    def __str__(self):
+        return f"{fmt_time(self.median)} ({fmt_time(self.low)}–{fmt_time(self.high)})"
+
+
+def fmt_timing(timing):
+    """'median (min–max)', or '-' for a peer that did not run."""
+    return "-" if timing is None else str(timing)
+
+
+def blas_header(pinned):
+    """A line on the BLAS libraries and their threads, for a table's header."""
+    env = ", ".join(f"{v}={os.environ.get(v, 'unset')}" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"))
+    try:
+        import scipy.linalg.cython_blas  # noqa: F401  (SciPy's BLAS: Numba's np.dot)
+        import threadpoolctl
+
+        libs = [f"{i['internal_api']} {i['version']} {i['num_threads']} threads "
+                f"({os.path.basename(os.path.dirname(i['filepath']))})"
+                for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    except Exception as e:
+        libs = [f"threadpoolctl unavailable ({type(e).__name__}: {e})"]
+    mode = ("pinned to one thread for every peer (--pin-blas)" if pinned
+            else "as the environment sets them (what users get; --pin-blas pins them to one)")
+    return (f"BLAS threads {mode}: {env}; {'; '.join(libs)}. "
+            "nbad sets its own during its calls (1 inside products it splits, its thread count "
+            "for products called whole), the caller's count restored after.")
+
+
 def measure_peer(fn, args, *, repeats, sample_seconds, sync=None):
     """(compile: first call minus steady state, steady seconds per call, first result)."""
     first, result = first_call(fn, *args, sync=sync)

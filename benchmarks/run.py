@@ -1,6 +1,6 @@
 """nbad.jit side by side with NumPy, hand-written Numba and JAX jit, in one run.
 
-    python benchmarks/run.py [--quick] [--only NAME[,NAME...]] [--repeats N]
+    python benchmarks/run.py [--quick] [--only NAME[,NAME...]] [--repeats N] [--pin-blas]
 
 Prints markdown tables (paste them into an issue note): the array kernels,
 then the gradients (issue 3: nbad.jit of grad/value_and_grad/hessian vs JAX
@@ -15,8 +15,12 @@ vmap table a line says whether the batched MLP compiled to exactly 3 BLAS
 matrix-matrix products with no per-example loop (from jit(...).lower()).
 `--only` picks from all tables by (part of) name; `--only gradients` runs the
 whole gradient table, `--only vmap` the whole vmap table. Times are medians of
-per-call times after warm-up (time.perf_counter). Ratios are peer time / nbad
-time: above 1 means nbad is faster. "compile" is the first call minus the
+per-call times after warm-up (time.perf_counter), "median (min–max)" over
+--repeats rounds in which nbad and its peers take turns (so that a busy moment
+falls on all of them). Ratios are of the medians, peer time / nbad time: above
+1 means nbad is faster. BLAS threads are as the environment sets them (what
+users get; the header says which): nbad sets its own during its calls, the
+peers inherit the environment's; `--pin-blas` pins every BLAS to one thread. "compile" is the first call minus the
 steady state; "new shape" is nbad's first call at a new leading size of an
 already-compiled program minus the steady state (the target is: nothing
 compiles). The hand-written Numba kernels use the flags nbad uses
@@ -54,10 +58,14 @@ import sys
 from dataclasses import dataclass, field
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before numba's first parallel call
-# Threaded OpenBLAS next to busy processes turns a 0.3 ms matrix-vector product into
-# 20-30 ms (numba-facts.md section 5); one BLAS thread keeps NumPy, Numba and nbad comparable.
-# Must be set before NumPy/SciPy load OpenBLAS. Override by setting it yourself.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# The tables measure what users get: BLAS threads as the environment sets them (nbad sets
+# its own during its calls: codegen/blas.py). --pin-blas pins the peers' BLAS to one
+# thread, as earlier runs did (threaded OpenBLAS next to busy processes turns a 0.3 ms
+# matrix-vector product into 20-30 ms: numba-facts.md section 5); it must be set before
+# NumPy/SciPy load OpenBLAS, hence read from argv here.
+PIN_BLAS = "--pin-blas" in sys.argv[1:]
+if PIN_BLAS:
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"
 # In-process tables measure cold compilation (next to JAX's, which has no persistent
 # cache by default); the fresh-process table measures nbad's disk cache itself.
 os.environ.setdefault("NBAD_CACHE", "0")
@@ -66,8 +74,8 @@ import numpy as np  # noqa: E402
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [_HERE, os.path.dirname(_HERE)]  # _common, and the nbad of this checkout
-from _common import (NUMBA_FLAGS, correctness_mark, fmt_ratio, fmt_time, markdown_table,  # noqa: E402
-                     measure_peer, record_error, tree_allclose)
+from _common import (NUMBA_FLAGS, Interleaved, blas_header, correctness_mark, fmt_ratio,  # noqa: E402
+                     fmt_time, fmt_timing, markdown_table, measure_peer, record_error, tree_allclose)
 import grad_workloads  # noqa: E402
 import sim_workloads  # noqa: E402
 import random_workloads  # noqa: E402
@@ -255,36 +263,45 @@ def bench(w, quick, repeats, errors):
     row = {"name": w.name, "ok": []}
     expected = w.fn(np, *args)
 
+    timed = Interleaved(repeats, sample, errors, w.name)
+
     def peer(label, fn, call_args, sync=None):
-        """(compile, steady), or (None, None) if the peer failed."""
+        """Its first call now (timed with the others after); a failure is recorded."""
         try:
-            compile_time, steady, result = measure_peer(fn, call_args, repeats=repeats,
-                                                        sample_seconds=sample, sync=sync)
+            row[label + "_first"], result = timed.first(label, fn, call_args, sync=sync)
             if not _close(result, expected, w.rtol, w.atol):
                 row["ok"].append(f"{label} differs")
-            return compile_time, steady
         except Exception as e:  # one broken peer must not hide the other columns
             record_error(errors, f"{w.name} / {label}", e)
-            return None, None
 
     nbad_fn = nbad.jit(lambda *a: w.fn(jnp, *a))
-    row["nbad_compile"], row["nbad"] = peer("nbad", nbad_fn, args)
+    peer("nbad", nbad_fn, args)
     row["nbad_new_shape"] = None
-    if row["nbad"] is not None and not w.per_call:
+    if "nbad" in timed.peers and not w.per_call:
         try:
             new_args = w.make_args(quick, np.random.default_rng(1), shrink=1)
             row["nbad_new_shape"], _, _ = measure_peer(nbad_fn, new_args, repeats=3, sample_seconds=sample)
         except Exception as e:
             record_error(errors, f"{w.name} / nbad new shape", e)
 
-    _, row["numpy"] = peer("numpy", lambda *a: w.fn(np, *a), args)
-    _, row["numba"] = peer("numba", w.numba_fn, args)
-    row["jax"] = row["jax_compile"] = None
+    peer("numpy", lambda *a: w.fn(np, *a), args)
+    peer("numba", w.numba_fn, args)
     if jax is not None:
         jax_args = tuple(jax.device_put(a) for a in args)
         jax_fn = jax.jit(lambda *a: w.fn(jax_np, *a))
-        row["jax_compile"], row["jax"] = peer("jax", jax_fn, jax_args, sync=jax.block_until_ready)
+        peer("jax", jax_fn, jax_args, sync=jax.block_until_ready)
+    _fill_timings(row, timed.run(), ("nbad", "numpy", "numba", "jax"))
     return row
+
+
+def _fill_timings(row, timings, labels):
+    """row[label]: median seconds per call (None if it did not run), row[label +
+    '_timing']: median and range, row[label + '_compile']: first call minus median."""
+    for label in labels:
+        t = timings.get(label)
+        row[label], row[label + "_timing"] = (t.median if t else None), t
+        first = row.pop(label + "_first", None)
+        row[label + "_compile"] = None if t is None or first is None else max(first - t.median, 0.0)
 
 
 def bench_grad(w, ads, quick, repeats, errors):
@@ -296,18 +313,18 @@ def bench_grad(w, ads, quick, repeats, errors):
     expected = ref_timed(*args)
     expected_grad = ref_check(*args) if ref_check is not None else None
 
-    for label in ("nbad", "jax", "autograd", "numpy"):
-        row[label] = row[label + "_compile"] = None
+    peers = Interleaved(repeats, sample, errors, w.name)
+    labels = ("nbad", "jax", "autograd", "numpy")
+    for label in labels:
         ad = ads.get(label)
         if not isinstance(ad, grad_workloads.AD):
             continue
         try:
             timed, check = w.builders[label](ad)
             call_args = ad.to_device(args)
-            compile_time, row[label], result = measure_peer(timed, call_args, repeats=repeats,
-                                                            sample_seconds=sample, sync=ad.sync)
+            first, result = peers.first(label, timed, call_args, sync=ad.sync)
             if ad.jit is not None:
-                row[label + "_compile"] = compile_time
+                row[label + "_first"] = first
             if label != "numpy":
                 if not tree_allclose(result, expected):
                     row["ok"].append(f"{label} differs")
@@ -316,6 +333,9 @@ def bench_grad(w, ads, quick, repeats, errors):
         except Exception as e:  # one broken peer must not hide the other columns
             row["missing"].append(label)
             record_error(errors, f"{w.name} / {label}", e)
+    timings = peers.run()
+    row["missing"] += [label for label in peers.peers if label not in timings]
+    _fill_timings(row, timings, labels)
     return row
 
 
@@ -335,8 +355,8 @@ def _table_rows(selected, bench_one, cells):
 def grad_table(selected, quick, repeats, errors):
     ads = grad_workloads.ad_namespaces()
     rows, failed = _table_rows(selected, lambda w: bench_grad(w, ads, quick, repeats, errors), lambda r: [
-        fmt_time(r["nbad"]), fmt_time(r["jax"]), fmt_time(r["autograd"]), fmt_time(r["numpy"]),
-        fmt_ratio(r["jax"], r["nbad"]), fmt_ratio(r["autograd"], r["nbad"]), fmt_ratio(r["numpy"], r["nbad"]),
+        fmt_timing(r["nbad_timing"]), fmt_timing(r["jax_timing"]), fmt_timing(r["autograd_timing"]),
+        fmt_timing(r["numpy_timing"]), fmt_ratio(r["jax"], r["nbad"]), fmt_ratio(r["autograd"], r["nbad"]), fmt_ratio(r["numpy"], r["nbad"]),
         fmt_time(r["nbad_compile"]), fmt_time(r["jax_compile"])])
     header = ["gradients", "nbad", "JAX", "autograd", "NumPy (by hand)", "JAX/nbad", "autograd/nbad",
               "NumPy/nbad", "nbad compile", "JAX compile", "= NumPy grad"]
@@ -369,8 +389,8 @@ def bench_vmap(w, nss, quick, repeats, errors):
     row = {"name": w.name, "ok": [], "missing": []}
     expected = w.numpy(*args)
 
+    peers = Interleaved(repeats, sample, errors, w.name)
     for label in VMAP_PEERS:
-        row[label] = row[label + "_compile"] = None
         ns = nss.get("nbad" if label == "nbad_eager" else label)
         sync = call_args = None
         if label in ("numpy", "numba"):
@@ -389,23 +409,25 @@ def bench_vmap(w, nss, quick, repeats, errors):
         try:
             if isinstance(fn, Exception):
                 raise fn
-            compile_time, row[label], result = measure_peer(fn, call_args, repeats=repeats,
-                                                            sample_seconds=sample, sync=sync)
+            first, result = peers.first(label, fn, call_args, sync=sync)
             if label not in ("numpy", "numba"):
-                row[label + "_compile"] = compile_time
+                row[label + "_first"] = first
             if not tree_allclose(result, expected, w.rtol, w.atol):
                 row["ok"].append(f"{label.replace('_', ' ')} differs")
         except Exception as e:  # one broken peer must not hide the other columns
             row["missing"].append(label)
             record_error(errors, f"{w.name} / {label.replace('_', ' ')}", e)
+    timings = peers.run()
+    row["missing"] += [label for label in peers.peers if label not in timings]
+    _fill_timings(row, timings, VMAP_PEERS)
     return row
 
 
 def vmap_table(selected, quick, repeats, errors):
     nss = vmap_workloads.namespaces()
     rows, failed = _table_rows(selected, lambda w: bench_vmap(w, nss, quick, repeats, errors), lambda r: [
-        fmt_time(r["nbad"]), fmt_time(r["nbad_eager"]), fmt_time(r["jax"]), fmt_time(r["numpy"]),
-        fmt_time(r["numba"]),
+        fmt_timing(r["nbad_timing"]), fmt_timing(r["nbad_eager_timing"]), fmt_timing(r["jax_timing"]),
+        fmt_timing(r["numpy_timing"]), fmt_timing(r["numba_timing"]),
         fmt_ratio(r["nbad_eager"], r["nbad"]), fmt_ratio(r["jax"], r["nbad"]),
         fmt_ratio(r["numpy"], r["nbad"]), fmt_ratio(r["numba"], r["nbad"]),
         fmt_time(r["nbad_compile"]), fmt_time(r["nbad_eager_compile"]), fmt_time(r["jax_compile"])])
@@ -566,6 +588,9 @@ def main(argv=None):
                         "for the whole gradient table, 'vmap' for the whole vmap table, 'fresh' for the "
                         "fresh-process table, 'dask' for the Dask sweep (nbad[dask]): " + ", ".join(_all_names(False)))
     parser.add_argument("--repeats", type=int, help="timing samples per measurement (default 7, 3 with --quick)")
+    parser.add_argument("--pin-blas", action="store_true",
+                        help="OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1 for every peer (default: the "
+                             "environment as you have it)")
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 7)
 
@@ -607,9 +632,9 @@ def main(argv=None):
           f"jax {jax.__version__ if jax else 'not installed'}, autograd {autograd_version}, "
           f"Python {platform.python_version()}; "
           f"{os.cpu_count()} CPUs, {threads} nbad threads, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
-          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
-          f"{'; --quick sizes' if args.quick else ''}\n")
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}"
+          f"{'; --quick sizes' if args.quick else ''}")
+    print(blas_header(PIN_BLAS) + "\n")
 
     errors, rows = [], []
     for w in selected:
@@ -617,7 +642,8 @@ def main(argv=None):
         r = bench(w, args.quick, repeats, errors)
         rows.append([
             w.name + (" (per call)" if w.per_call else ""),
-            fmt_time(r["nbad"]), fmt_time(r["numpy"]), fmt_time(r["numba"]), fmt_time(r["jax"]),
+            fmt_timing(r["nbad_timing"]), fmt_timing(r["numpy_timing"]), fmt_timing(r["numba_timing"]),
+            fmt_timing(r["jax_timing"]),
             fmt_ratio(r["numpy"], r["nbad"]), fmt_ratio(r["numba"], r["nbad"]), fmt_ratio(r["jax"], r["nbad"]),
             fmt_time(r["nbad_compile"]), fmt_time(r["jax_compile"]), fmt_time(r["nbad_new_shape"]),
             "✗ " + "; ".join(r["ok"]) if r["ok"] else ("✓" if r["nbad"] is not None else "error"),

@@ -31,6 +31,30 @@ def _threading_info():
     return f"{threads.num_threads()} (nbad's pool over nogil Numba kernels)"
 
 
+def _blas_lines():
+    """The BLAS libraries nbad's calls reach (threadpoolctl's view), and what nbad
+    does with their thread counts (codegen/blas.py)."""
+    try:
+        import scipy.linalg.cython_blas  # noqa: F401  (SciPy's BLAS: what Numba's np.dot calls)
+
+        from nbad.codegen import blas
+
+        found = blas.info()
+    except Exception as e:  # a broken install must not break `nbad info`
+        return [("blas", f"unavailable ({type(e).__name__}: {e})")]
+    env = ", ".join(f"{v}={os.environ.get(v, 'unset')}" for v in
+                    ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"))
+    lines = [("blas threads", "set by nbad during its calls, the caller's count restored after: "
+                              "1 while nbad splits products across its threads, nbad's thread count "
+                              f"for products called whole (whatever {env} say)")]
+    for lib in found:
+        lines.append((f"blas {lib.get('internal_api', '?')}",
+                      f"{lib.get('version')} ({lib.get('threading_layer', '?')}, "
+                      f"{lib.get('num_threads')} thread{'' if lib.get('num_threads') == 1 else 's'} outside "
+                      f"nbad's calls) {lib.get('filepath')}"))
+    return lines or [("blas", "no BLAS library loaded")]
+
+
 def _cuda_info():
     try:
         from numba import cuda
@@ -73,6 +97,7 @@ def info_lines():
         ("nbad threads", nbad_threads),
         ("nbad num_threads", f"{config.num_threads} (NBAD_NUM_THREADS={os.environ.get('NBAD_NUM_THREADS', 'unset')})"),
         ("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY", "unset")),
+        *_blas_lines(),
         ("nbad debug", f"{config.debug} (NBAD_DEBUG)"),
         ("nbad cache dir", f"{_cache_dir()} ({'on' if config.cache else 'off'}: NBAD_CACHE; "
                            f"NBAD_CACHE_DIR{'' if config.cache_dir else ' unset: platform default'}; "

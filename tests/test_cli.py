@@ -88,3 +88,18 @@ def test_info_reports_cache_settings():
     proc = run_nbad("info")
     assert proc.returncode == 0, proc.stderr
     assert "nbad cache dir" in proc.stdout and os.environ["NBAD_CACHE_DIR"] in proc.stdout
+
+
+def test_info_lists_the_blas_libraries_and_their_thread_counts():
+    import threadpoolctl
+
+    lines = dict(cli.info_lines())
+    text = "\n".join(f"{k}  {v}" for k, v in cli.info_lines())
+    assert "1 while nbad splits products across its threads" in lines["blas threads"]
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        libs = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        limited = "\n".join(f"{k}  {v}" for k, v in cli.info_lines())
+    assert libs and all(i["filepath"] in text for i in libs)  # NumPy's and SciPy's OpenBLAS
+    for i in libs:
+        assert f"{i['version']} ({i['threading_layer']}, 1 thread outside nbad's calls) {i['filepath']}" \
+            in limited

@@ -388,7 +388,6 @@ def test_loops_split_across_threads_give_the_same_results(monkeypatch):
 
 def test_matrix_products_split_across_threads(monkeypatch):
     monkeypatch.setattr(driver, "SPLIT_MATMUL_MIN_FLOPS", 0)
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     nbad.config.update("num_threads", 2)
     try:
         A, B, G = rng.standard_normal((9, 5)), rng.standard_normal((5, 7)), rng.standard_normal((9, 7))
@@ -429,7 +428,6 @@ def test_independent_steps_run_as_a_dataflow_graph(monkeypatch, num_threads, bat
     Thresholds forced to 0 so that small shapes split every way they can."""
     monkeypatch.setattr(driver, "SPLIT_MATMUL_MIN_FLOPS", 0)
     monkeypatch.setattr(driver, "PARALLEL_MIN_WORK", 0)
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     nbad.config.update("num_threads", num_threads)
     try:
         def loss(params, x, t):
@@ -646,7 +644,6 @@ def test_matrix_product_buffers_are_reused_but_results_never_alias(monkeypatch, 
     """Intermediate products are written into buffers kept between calls
     (np.dot(..., out=)); results the caller holds must not change later."""
     monkeypatch.setattr(driver, "SPLIT_MATMUL_MIN_FLOPS", 0)
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     nbad.config.update("num_threads", threads)
     try:
         def f(A, B, v):

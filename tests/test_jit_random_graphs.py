@@ -203,20 +203,16 @@ _SIDE_BY_SIDE = (_TWO_PRODUCTS + [("binary", "mul", 5, 7)], [7, 8])
 @contextlib.contextmanager
 def _steps_side_by_side():
     """Every matrix product counts as large and every loop as worth splitting,
-    on 2 threads with BLAS pinned to one: from two independent products on,
-    programs run as task graphs (codegen/dataflow.py), split wherever they can."""
-    saved = driver.SPLIT_MATMUL_MIN_FLOPS, driver.PARALLEL_MIN_WORK, os.environ.get("OPENBLAS_NUM_THREADS")
+    on 2 threads (BLAS on one inside, as nbad sets it): from two independent
+    products on, programs run as task graphs (codegen/dataflow.py), split
+    wherever they can."""
+    saved = driver.SPLIT_MATMUL_MIN_FLOPS, driver.PARALLEL_MIN_WORK
     driver.SPLIT_MATMUL_MIN_FLOPS = driver.PARALLEL_MIN_WORK = 0
-    os.environ["OPENBLAS_NUM_THREADS"] = "1"
     nbad.config.update("num_threads", 2)
     try:
         yield
     finally:
-        driver.SPLIT_MATMUL_MIN_FLOPS, driver.PARALLEL_MIN_WORK, blas = saved
-        if blas is None:
-            os.environ.pop("OPENBLAS_NUM_THREADS", None)
-        else:
-            os.environ["OPENBLAS_NUM_THREADS"] = blas
+        driver.SPLIT_MATMUL_MIN_FLOPS, driver.PARALLEL_MIN_WORK = saved
         nbad.config.update("num_threads", None)
 
 

@@ -3,7 +3,8 @@
 It allocates outputs with `np.empty` (intermediates come from a per-program
 pool), reshapes inputs to each kernel's collapsed layout (free for contiguous
 buffers), calls the kernels of codegen/cpu.py — split across nbad's threads
-when the work pays (codegen/threads.py) — and NumPy/BLAS for library steps,
+when the work pays (codegen/threads.py) — and NumPy/BLAS for library steps
+(with the BLAS thread count the program chose: codegen/blas.py),
 and returns the results as nbad Arrays. From a matrix product that another
 one does not depend on (a backward pass), the steps run as a task graph
 instead, each as soon as its inputs are ready (_emit_region, dataflow.py).
@@ -17,7 +18,7 @@ import linecache
 import numba
 import numpy as np
 
-from nbad.codegen import dataflow, inplace, recycle, threads
+from nbad.codegen import blas, dataflow, inplace, recycle, threads
 from nbad.codegen.cpu import IndentedBuffer, KernelSource, _prod, compiled_kernel
 from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep, step_inputs, step_outputs
 from nbad.codegen.branches import compile_cond
@@ -131,7 +132,15 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
     body = IndentedBuffer()
     with body.indent():
         fused: set[int] = set()  # (ids of) kernels run inside a matrix product before them
-        regions = num_threads > 1 and threads.blas_single_threaded() and bool(pooled_ids)
+        regions = num_threads > 1 and bool(pooled_ids)
+        # BLAS threads (codegen/blas.py): one while nbad splits products or runs steps
+        # side by side, all of nbad's for products called whole.
+        splits_blas = num_threads > 1 and any(
+            isinstance(s, LibraryStep) and (_is_large_product(s)
+                                            or _split_matmul_operands(s.equation, num_threads))
+            for s in plan.steps)
+        program_blas = (1 if splits_blas else num_threads) if blas.uses_threaded_blas(
+            [s.equation for s in plan.steps if isinstance(s, LibraryStep)]) else None
         step_no = 0
         while step_no < len(plan.steps):
             step = plan.steps[step_no]
@@ -159,8 +168,16 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
                 kernels.append(_emit_kernel_call(body, step, names, namespace, pooled_ids, owned,
                                                  num_threads, len(kernels)))
             else:
+                whole = (splits_blas and isinstance(step, LibraryStep)
+                         and blas.uses_threaded_blas([step.equation])
+                         and _split_matmul_operands(step.equation, num_threads) is None)
+                if whole:
+                    namespace["_blas_threads"] = blas.switch
+                    body.line(f"_blas_threads({num_threads})  # BLAS: a product called whole")
                 call_args = _emit_library_call(body, step, names, namespace, step_no, num_threads,
                                                pooled_ids, kernels, id(step) in in_place)
+                if whole:
+                    body.line("_blas_threads(1)")
                 if isinstance(step, LibraryStep) and call_args is not None:
                     for v in step.equation.outputs:
                         library_inputs[v.id] = call_args
@@ -198,12 +215,19 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
                 buf.line(f"pool = ({', '.join(allocs)},)")
             buf.line(f"{', '.join([names[v.id] for v in pooled] + [n for n, _, _ in extra_pool])}, = pool")
     source = buf.text() + body.text()
+    if program_blas is not None:
+        source = (f"# BLAS: {program_blas} thread{'s' if program_blas > 1 else ''} during a call"
+                  f"{' (nbad splits products across its threads)' if splits_blas else ''}, "
+                  "the caller's count restored after\n") + source
     filename = f"<nbad-program {ir.name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)
     # (popped: a driver that held itself in its globals would be freed only by
     # the cyclic gc, and its kept buffers with it: recycle.py)
-    return Program(namespace.pop("program"), source, kernels, plan)
+    fn = namespace.pop("program")
+    if program_blas is not None:
+        fn = blas.with_threads(fn, program_blas)
+    return Program(fn, source, kernels, plan)
 
 
 def _dtype_global(namespace, var) -> str:
@@ -523,9 +547,8 @@ MATMUL_PARTS_PER_THREAD = 2
 
 def _split_matmul(transpose_a, transpose_b, over_k, out_dtype):
     """A @ B shared among nbad's threads: NumPy's BLAS call releases the GIL, so
-    this uses every core when BLAS itself is pinned to one thread (as benchmarks
-    and shared machines often do; a multi-threaded BLAS is left to share the work
-    itself). By blocks of rows of the result, or, when the contraction is much
+    this uses every core, BLAS running on one thread in each part (the program
+    sets it: codegen/blas.py). By blocks of rows of the result, or, when the contraction is much
     longer than the result has rows (a weight gradient: x^T g over a batch), by
     blocks of the contraction into partial results that are then added: row
     blocks would each re-read the long operands (an MLP's 256 x 256 weight
@@ -588,8 +611,7 @@ def _split_matmul_operands(eq, num_threads):
     """(transpose A, transpose B, split the contraction) if eq is a matrix product
     worth splitting."""
     operands = _matrix_product_operands(eq)
-    if (operands is not None and num_threads > 1 and threads.blas_single_threaded()
-            and eq.outputs[0].aval.dtype.kind in "fc"):
+    if operands is not None and num_threads > 1 and eq.outputs[0].aval.dtype.kind in "fc":
         if _flops(eq) < SPLIT_MATMUL_MIN_FLOPS:
             return None
         m = eq.outputs[0].aval.shape[0]

@@ -197,10 +197,3 @@ def run_graph(tasks, graph):
     job.join()
     if job.error is not None:
         raise job.error
-
-
-def blas_single_threaded() -> bool:
-    """Whether the environment pins BLAS to one thread (then nbad may split a
-    matrix product across its own threads without oversubscribing the cores)."""
-    return any(os.environ.get(v) == "1" for v in
-               ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"))
