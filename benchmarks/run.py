@@ -30,7 +30,8 @@ vmap: every peer allclose to the NumPy version, rtol 1e-8, atol 1e-12).
 The `simulations` table (`--only simulations`, issue 12; sim_workloads.py):
 value_and_grad of the PID-controlled bathtub of examples/pid.py at T = 100,
 1000, 10000 steps as lax.scan and lax.fori_loop vs JAX's lax.scan and
-autograd, run time and cold compile time side by side.
+autograd, and the projectile with drag of examples/projectile.py; run time and
+cold compile time side by side.
 
 A last table (`--only fresh`, issue 5) times whole fresh processes: the wall
 time of `python -c '<import, build inputs, call the jitted function once,

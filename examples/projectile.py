@@ -60,6 +60,15 @@ def miss_loss(velocity, target, steps=400):
     return 0.5 * jnp.sum((final - target) ** 2)
 
 
+def miss_loss_python_loop(velocity, target, steps=400):
+    """The loss with the flight written as a plain Python loop: inside jit, nbad
+    rerolls the traced steps into one scan, so it compiles like miss_loss."""
+    state = (0.0, 0.0, velocity[0], velocity[1])
+    for _ in range(steps):
+        state = drag_step(state, FLIGHT_TIME / steps)
+    return 0.5 * ((state[0] - target[0]) ** 2 + (state[1] - target[1]) ** 2)
+
+
 miss_loss_and_grad = nbad.jit(nbad.value_and_grad(miss_loss), static_argnums=2)
 
 

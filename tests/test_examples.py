@@ -49,6 +49,17 @@ def test_projectile_jitted_gradient_matches_central_differences_of_numpy_loop():
     np.testing.assert_allclose(np.asarray(grad), want, rtol=1e-6)
 
 
+def test_projectile_python_loop_is_rerolled_and_equals_the_scan():
+    velocity, target = np.array([16.0, 26.0]), np.array([40.0, 5.0])
+    loop = nbad.jit(nbad.value_and_grad(projectile.miss_loss_python_loop), static_argnums=2)
+    ir = str(loop.lower(velocity, target, 400).ir)
+    assert "= scan " in ir and len(ir.splitlines()) < 400
+    value, grad = loop(velocity, target, 400)
+    want_value, want_grad = projectile.miss_loss_and_grad(velocity, target, 400)
+    np.testing.assert_allclose(float(value), float(want_value), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(grad), np.asarray(want_grad), rtol=1e-10)
+
+
 def test_projectile_main_hits_the_target(capsys):
     miss = projectile.main(["--iterations", "40"])
     out = capsys.readouterr().out
