@@ -5,7 +5,6 @@ import os
 import sys
 
 import numpy as np
-import pytest
 
 import nbad
 from nbad.test_util import check_grads
@@ -75,6 +74,7 @@ def test_nbody_force_is_minus_grad_potential():
     masses = np.array([1.0, 2.0, 0.5])
     np.testing.assert_allclose(np.asarray(nbody.force(q, masses)), nbody.force_numpy(q, masses),
                                rtol=1e-13, atol=1e-13)
+    check_grads(lambda q: nbody.potential(q, masses), (q,), order=2)
 
 
 def test_nbody_verlet_equals_numpy_loop_and_conserves_energy():
