@@ -389,6 +389,26 @@ def test_a_body_the_native_loop_cannot_run_runs_from_python():
           rtol=1e-10)
 
 
+def test_a_body_run_from_python_gets_its_scalar_xs_slices_as_arrays():
+    # grad of a fori_loop reading D[t]: the backward body (a dynamic_update_slice of
+    # D's cotangent) runs from Python and reads 0-d slices of a 1-D xs
+    def loss(scale, D):
+        return lax.fori_loop(0, D.shape[0], lambda t, c: jnp.tanh(c * scale + D[t]), 0.5)
+
+    def numpy_loss(scale, D):
+        c = 0.5
+        for d in D:
+            c = np.tanh(c * scale + d)
+        return c
+
+    value, grads = nbad.jit(nbad.value_and_grad(loss, argnums=(0, 1)))(0.9, XS)
+    h = 1e-6
+    assert abs(float(value) - numpy_loss(0.9, XS)) <= 1e-12
+    assert abs(float(grads[0]) - (numpy_loss(0.9 + h, XS) - numpy_loss(0.9 - h, XS)) / (2 * h)) < 1e-7
+    want = [(numpy_loss(0.9, XS + h * e) - numpy_loss(0.9, XS - h * e)) / (2 * h) for e in np.eye(len(XS))]
+    np.testing.assert_allclose(np.asarray(grads[1]), want, rtol=1e-6, atol=1e-9)
+
+
 def test_matrix_carry_gradients_through_blas():
     def loss(c, xs):
         return jnp.sum(lax.scan(lambda c, x: (jnp.tanh(c @ W) + x, jnp.sum(c)), c, xs)[1])

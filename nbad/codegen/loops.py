@@ -100,7 +100,7 @@ def _python_scan(plan, p, num_threads):
         ys = [np.empty((length,) + tuple(a.shape), a.dtype) for a in y_avals]
         for it in range(length):
             t = length - 1 - it if reverse else it
-            outs = program(*carry, *consts, *[x[t] for x in xs])
+            outs = program(*carry, *consts, *[x[t, ...] for x in xs])  # 0-d slices stay arrays
             carry = [np.asarray(c) for c in outs[:nc]]
             for y, o in zip(ys, outs[nc:]):
                 y[t] = o
