@@ -59,8 +59,8 @@ def pid_loss_fori(gains, D):
     """The loss as a lax.fori_loop whose carry accumulates the squared errors, for
     the disturbance D[t] = 0.01 sin(0.37 t), computed from the step number t.
     (Benchmarks compare it with pid_loss of that D. Reading D[t] at the traced
-    step t works too, but its loop then runs its body from Python, ~500x slower:
-    dynamic_slice is not emitted inside native loops yet.)"""
+    step t works too, as a native loop, but its gradient is slower than the
+    scan's: each backward step adds a one-hot cotangent of all of D.)"""
     kp, ki, kd = gains[0], gains[1], gains[2]
     steps = D.shape[0]
 
