@@ -34,7 +34,8 @@ vmap: every peer allclose to the NumPy version, rtol 1e-8, atol 1e-12).
 The `simulations` table (`--only simulations`, issue 12; sim_workloads.py):
 value_and_grad of the PID-controlled bathtub of examples/pid.py at T = 100,
 1000, 10000 steps as lax.scan and lax.fori_loop vs JAX's lax.scan and
-autograd, run time and cold compile time side by side.
+autograd, and the projectile with drag of examples/projectile.py; run time and
+cold compile time side by side.
 
 The `random` table (`--only random`, issue 13; random_workloads.py) draws
 normal(key, (1000, 1000)) and uniform(key, (10**7,)) with nbad.random and

@@ -60,6 +60,9 @@ def test_demo_quick():
     assert "= scan " in out  # the Python loop inside jit, rerolled
     verdicts = re.findall(r"^\s*equals NumPy[^\n]*?\s(yes|NO)\s", out, flags=re.M)
     assert verdicts == ["yes", "yes", "yes", "yes"], out
+    assert "projectile" in out and "central differences: yes" in out
+    misses = [float(m) for m in re.findall(r"^\s*iteration\s+\d+\s+miss\s+(\S+) m", out, flags=re.M)]
+    assert len(misses) == 5 and all(b < a for a, b in zip(misses, misses[1:])), out
 
 
 @pytest.mark.parametrize("name", ["info", "demo", "cache"])

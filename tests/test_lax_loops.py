@@ -389,6 +389,69 @@ def test_a_body_the_native_loop_cannot_run_runs_from_python():
           rtol=1e-10)
 
 
+def test_a_body_run_from_python_gets_its_scalar_xs_slices_as_arrays():
+    A = np.eye(3) * 2.0 + 0.1
+
+    def body(c, x):  # solve is not run natively; x is a 0-d slice of the 1-D xs
+        return jnp.linalg.solve(A, c) * x, jnp.sum(c)
+
+    def numpy_body(c, x):
+        return np.linalg.solve(A, c) * x, np.sum(c)
+
+    close(nbad.jit(lambda h, xs: lax.scan(body, h, xs))(H0, XS[:4]), scan_numpy(numpy_body, H0, XS[:4]),
+          rtol=1e-10)
+
+
+def _runs_natively(lowered):
+    namespace = lowered.compile().program.fn.__globals__
+    return [hasattr(namespace[k], "source") for k in sorted(namespace) if k.startswith("_scan")]
+
+
+def windows(c, D):
+    """Clamped dynamic windows at a traced step: read (starting before D at t = 0, 1)
+    and written (past the buffer's end in the last steps)."""
+    D = jnp.asarray(D)  # a NumPy array cannot be indexed by a traced step
+
+    def step(t, carry):
+        total, buf = carry
+        window = lax.dynamic_slice(D, (t - 2,), (3,))
+        buf = lax.dynamic_update_slice(buf, window * total, (t + 3,))
+        return jnp.tanh(total * 0.5 + D[t] + jnp.sum(window)), buf
+
+    return lax.fori_loop(0, D.shape[0], step, (c, jnp.zeros(D.shape[0])))
+
+
+_windows = nbad.jit(windows)
+
+
+def test_dynamic_slices_at_a_traced_step_run_natively():
+    assert _runs_natively(_windows.lower(0.3, XS)) == [True]
+    close(_windows(0.3, XS), windows(0.3, XS), rtol=1e-12)  # jitted == eager (NumPy impls)
+
+
+def test_gradient_through_d_t_at_a_traced_step():
+    # the backward body writes D's cotangent with a dynamic_update_slice: native too
+    def loss(scale, D):
+        D = jnp.asarray(D)
+        return lax.fori_loop(0, D.shape[0], lambda t, c: jnp.tanh(c * scale + D[t]), 0.5)
+
+    def numpy_loss(scale, D):
+        c = 0.5
+        for d in D:
+            c = np.tanh(c * scale + d)
+        return c
+
+    value_and_grad = nbad.jit(nbad.value_and_grad(loss, argnums=(0, 1)))
+    assert _runs_natively(value_and_grad.lower(0.9, XS)) == [True, True]
+    value, grads = value_and_grad(0.9, XS)
+    h = 1e-6
+    assert abs(float(value) - numpy_loss(0.9, XS)) <= 1e-12
+    assert abs(float(grads[0]) - (numpy_loss(0.9 + h, XS) - numpy_loss(0.9 - h, XS)) / (2 * h)) < 1e-7
+    want = [(numpy_loss(0.9, XS + h * e) - numpy_loss(0.9, XS - h * e)) / (2 * h) for e in np.eye(len(XS))]
+    np.testing.assert_allclose(np.asarray(grads[1]), want, rtol=1e-6, atol=1e-9)
+    check_grads(lambda c, D: windows(c, D)[1], (0.3, XS[:5]), order=1, modes=("rev",))
+
+
 def test_matrix_carry_gradients_through_blas():
     def loss(c, xs):
         return jnp.sum(lax.scan(lambda c, x: (jnp.tanh(c @ W) + x, jnp.sum(c)), c, xs)[1])

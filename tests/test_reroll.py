@@ -439,9 +439,11 @@ def index_literal(xp, x, A):
     return x
 
 
-def test_loop_index_as_literal():
+def test_loop_index_as_literal_becomes_a_per_step_constant():
     lowered = both(index_literal, X0, A)
-    assert loop_shape(lowered.ir) == []   # every copy has its own literal
+    assert loop_shape(lowered.ir) == [(8, 1, [])]   # every copy's literal: an xs of constants
+    (eq,) = loop_eqs(lowered.ir)
+    assert eq.params["num_xs"] == 1
 
 
 def signed_zero(xp, x, A):
@@ -475,7 +477,7 @@ def test_long_elementwise_loop_becomes_a_loop():
 
 
 def test_reroll_leaves_programs_without_repetition_alone():
-    ir = nbad.make_ir(lambda x: index_literal(jnp, x, A))(X0)
+    ir = nbad.make_ir(lambda x: jnp.sum(jnp.tanh(A @ jnp.sin(x)) * jnp.exp(x)))(X0)
     assert reroll(ir) is ir
     short = nbad.make_ir(lambda x: ew_step(jnp, jnp.sin(x), 2))(X0)
     assert reroll(short) is short

@@ -12,7 +12,8 @@ result; a while loop runs its predicate's kernels before each step.
 It runs on the calling thread, so it is used when no step of the body is
 worth splitting across threads (driver.PARALLEL_MIN_WORK) and every step is
 one it can express: kernels, vector and matrix products, reshapes and
-transposes, constants, and nested native loops. Otherwise the body is an
+transposes, constants, dynamic slices and updates (D[t] at a traced t; copied
+into the step's own buffer), and nested native loops. Otherwise the body is an
 ordinary program (driver.build_program, threads included) called from a
 Python loop.
 
@@ -31,6 +32,7 @@ from nbad.codegen import fusion
 from nbad.codegen.cpu import FASTMATH, CompiledKernel, IndentedBuffer
 from nbad.codegen.fusion import Kernel, LibraryStep, ViewStep, step_inputs, step_outputs
 from nbad.core.ir import Literal, Var
+from nbad.rules.indexing import dynamic_slice_p, dynamic_update_slice_p
 from nbad.rules.scan import scan_groups, scan_p
 from nbad.rules.shape import RESHAPE_LIKE, transpose_p
 from nbad.rules.while_loop import while_p
@@ -100,7 +102,7 @@ def _python_scan(plan, p, num_threads):
         ys = [np.empty((length,) + tuple(a.shape), a.dtype) for a in y_avals]
         for it in range(length):
             t = length - 1 - it if reverse else it
-            outs = program(*carry, *consts, *[x[t] for x in xs])
+            outs = program(*carry, *consts, *[x[t, ...] for x in xs])  # 0-d slices stay arrays
             carry = [np.asarray(c) for c in outs[:nc]]
             for y, o in zip(ys, outs[nc:]):
                 y[t] = o
@@ -296,7 +298,7 @@ class NativeLoop:
                 value = np.asarray(eq.primitive.impl(*[a.value for a in eq.inputs], **eq.params))
                 names[out.id] = self._extra(value)
                 continue
-            if isinstance(step, LibraryStep) and eq.primitive in NATIVE:
+            if not isinstance(step, Kernel) and eq.primitive in NATIVE:
                 NATIVE[eq.primitive](self, eq, body, idx)
                 continue
             if any(isinstance(a, Literal) for a in eq.inputs):
@@ -435,4 +437,44 @@ def _nested_while(outer, eq, body, idx):
     outer._call_nested(eq, inner, body, idx, [])
 
 
-NATIVE = {scan_p: _nested_scan, while_p: _nested_while}
+def _window(outer, x, starts, sizes, body, name) -> str:
+    """The source of x's window at `starts`, clamped inside x as lax.dynamic_slice
+    does; the clamped starts become locals of the loop."""
+    parts = []
+    for k, (start, size) in enumerate(zip(starts, sizes)):
+        body.line(f"{name}_{k} = min(max({outer._ref(start)}[()], 0), {x.aval.shape[k] - size})")
+        parts.append(f"{name}_{k}:{name}_{k} + {size}")
+    return f"{outer._ref(x)}[{', '.join(parts) or '()'}]"
+
+
+def _buffer(outer, eq, body) -> str:
+    """A buffer for eq's result, allocated before the loop and written by this step."""
+    out = eq.outputs[0]
+    name = outer.names[out.id] = f"b{out.id}"
+    outer.pre.line(f"{name} = {_empty(out)}")
+    if body is outer.loop:
+        outer.owned.add(out.id)
+    return name
+
+
+def _whole(var) -> str:
+    return ", ".join([":"] * var.aval.ndim) or "()"
+
+
+def _dynamic_slice(outer, eq, body, idx):
+    x, *starts = eq.inputs
+    name = _buffer(outer, eq, body)
+    window = _window(outer, x, starts, eq.params["slice_sizes"], body, name)
+    body.line(f"{name}[{_whole(eq.outputs[0])}] = {window}  # dynamic_slice")
+
+
+def _dynamic_update_slice(outer, eq, body, idx):
+    x, update, *starts = eq.inputs
+    name = _buffer(outer, eq, body)
+    body.line(f"{name}[{_whole(x)}] = {outer._ref(x)}  # dynamic_update_slice")
+    window = _window(outer, eq.outputs[0], starts, update.aval.shape, body, name)
+    body.line(f"{window} = {outer._ref(update)}")
+
+
+NATIVE = {scan_p: _nested_scan, while_p: _nested_while, dynamic_slice_p: _dynamic_slice,
+          dynamic_update_slice_p: _dynamic_update_slice}

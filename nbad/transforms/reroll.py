@@ -14,10 +14,13 @@ P equations, each copy reading only
   - values of its own copy;
   - values of the copy just before it, at the same places in every copy:
     the carry (the first copy reads the carry's initial values instead);
-  - literals, equal in every copy;
+  - literals: equal in every copy, they stay literals of the body; a literal
+    that changes from copy to copy (np.sin(0.1 * t) computed in Python each
+    step) becomes a scan xs, the array of its values in every copy, added to
+    the program's constants (its constvars);
 and nothing after the copies reads a value of any copy but the last. The
 search compares equations by primitive, parameters, result types and
-literal operands (`_opcode`), for every period P at once with NumPy, then
+literal types (`_opcode`), for every period P at once with NumPy, then
 checks the data flow of the longest repetition found (`_match`).
 
 It runs on the traced IR before simplify (whose CSE would share equations
@@ -57,14 +60,16 @@ def reroll(ir: IR) -> IR:
         return ir
     equations, outputs = _constants_first(ir)
     changed = False
+    new_consts: list = []  # (constvar, array) of the per-step literals turned into xs
     while True:
-        rerolled = _reroll_once(equations, outputs)
+        rerolled = _reroll_once(equations, outputs, new_consts)
         if rerolled is None:
             break
         equations, changed = rerolled, True
     if not changed:
         return ir
-    return IR(ir.inputs, equations, outputs, ir.constvars, ir.consts, name=ir.name)
+    return IR(ir.inputs, equations, outputs, ir.constvars + [v for v, _ in new_consts],
+              ir.consts + [c for _, c in new_consts], name=ir.name)
 
 
 def _constants_first(ir: IR):
@@ -122,8 +127,13 @@ def _param_key(value, ir_texts: dict):
 def _opcode(eq: Equation, ir_texts: dict, windows: bool = False):
     """What must be equal in every copy. With `windows`, a slice is keyed by its size
     and strides, not its position: a window that moves each step (D[t]) can become a
-    per-step slice of the scan's xs (_moving_windows checks that it moves evenly)."""
-    literals = tuple(None if isinstance(a, Var) else _atom_key(a) for a in eq.inputs)  # by bit pattern
+    per-step slice of the scan's xs (_moving_windows checks that it moves evenly);
+    and a literal by its type only: one that changes each step becomes an xs too."""
+    if windows:
+        literals = tuple(None if isinstance(a, Var) else ("literal", a.aval.dtype.str, a.aval.weak_type)
+                         for a in eq.inputs)
+    else:
+        literals = tuple(None if isinstance(a, Var) else _atom_key(a) for a in eq.inputs)  # by bit pattern
     if windows and eq.primitive is slice_p:
         p = eq.params
         params = ("window", tuple(b - a for a, b in zip(p["start_indices"], p["limit_indices"])),
@@ -155,7 +165,7 @@ def _candidates(codes: np.ndarray):
     return found
 
 
-def _reroll_once(equations: list, outputs: list):
+def _reroll_once(equations: list, outputs: list, new_consts: list):
     ir_texts: dict = {}
     table: dict = {}
     codes = np.array([table.setdefault(_opcode(eq, ir_texts, windows=True), len(table)) for eq in equations],
@@ -173,7 +183,7 @@ def _reroll_once(equations: list, outputs: list):
         if isinstance(a, Var):
             last_use[a.id] = len(equations)
     for _, period, start, trips in _candidates(codes)[:MAX_ATTEMPTS]:
-        loop = _match(equations, start, period, trips, producer, last_use)
+        loop = _match(equations, start, period, trips, producer, last_use, new_consts)
         if loop is not None:
             start, trips, loop_eqs = loop
             return equations[:start] + loop_eqs + equations[start + trips * period:]
@@ -202,7 +212,7 @@ def _describe(equations, j, begin, period, start, producer):
     return out
 
 
-def _match(equations, start, period, trips, producer, last_use):
+def _match(equations, start, period, trips, producer, last_use, new_consts):
     """(start, trips, [equations replacing the copies]) for the repetition found at
     `start`, shortened or shifted until its data flow is a loop's; None if none is."""
     while trips >= MIN_TRIPS:
@@ -247,7 +257,7 @@ def _match(equations, start, period, trips, producer, last_use):
             return None
         if trips < len(copies):
             continue  # re-check the shortened stretch (the carry reads are unchanged)
-        built = _build(equations, start, period, trips, template, init, last_use)
+        built = _build(equations, start, period, trips, template, init, last_use, new_consts)
         if built is None:
             return None
         return start, trips, built
@@ -300,8 +310,23 @@ def _stacked_windows(x, first_start, axis, stride, trips, window_shape, equation
     return moved
 
 
-def _build(equations, start, period, trips, template, init, last_use):
-    """The equations that replace the copies: hoisted invariants, then the loop."""
+def _varying_literals(equations, start, period, trips):
+    """{(position in the body, operand): array of its value in every copy} of the
+    literal operands whose value changes from copy to copy."""
+    varying = {}
+    for o in range(period):
+        for i, a in enumerate(equations[start + o].inputs):
+            if isinstance(a, Var):
+                continue
+            lits = [equations[start + c * period + o].inputs[i] for c in range(trips)]
+            if len({_atom_key(lit) for lit in lits}) > 1:
+                varying[(o, i)] = np.array([lit.value for lit in lits], dtype=a.aval.dtype)
+    return varying
+
+
+def _build(equations, start, period, trips, template, init, last_use, new_consts):
+    """The equations that replace the copies: hoisted invariants, then the loop.
+    Appends to `new_consts` the (constvar, array) of the per-step literals it reads."""
     end = start + trips * period
     first = equations[start:start + period]
     last = equations[end - period:end]
@@ -333,8 +358,16 @@ def _build(equations, start, period, trips, template, init, last_use):
     env.update({("outer", i): v for i, v in constants.items()})
     templ_eqs = equations[start + period:start + 2 * period]
     xs_eqs, xs_outer, x_in = [], [], []  # a moving window is the scan's per-step slice of an xs
+    loop_consts = []  # and so is a literal that changes each step, of a new constant array
+    for (o, i), values in _varying_literals(equations, start, period, trips).items():
+        lit_aval = templ_eqs[o].inputs[i].aval
+        loop_consts.append((Var(lit_aval.update(shape=(trips,), weak_type=False)), values))
+        xs_outer.append(loop_consts[-1][0])
+        x_in.append(Var(lit_aval))
+        env[("literal", o, i)] = x_in[-1]
     for o, (eq, desc) in enumerate(zip(templ_eqs, template)):
-        ins = [a if d is None else env[d] for a, d in zip(eq.inputs, desc)]
+        ins = [env.get(("literal", o, i), a) if d is None else env[d]
+               for i, (a, d) in enumerate(zip(eq.inputs, desc))]
         outs = [Var(v.aval) for v in eq.outputs]
         for k, v in enumerate(outs):
             env[("cur", o, k)] = v
@@ -376,6 +409,14 @@ def _build(equations, start, period, trips, template, init, last_use):
     (outer_eqs, invariants), body = _hoist_invariants(body, len(carried), inv_in,
                                                       [outer_vars[i] for i in invariant_ids], len(x_in))
     body = reroll(body)  # nested Python loops
+    if body.constvars:  # their per-step literals: arrays the outer loop passes in, invariant
+        num_in = len(carried) + len(invariants)
+        inner = [Var(v.aval) for v in body.constvars]
+        loop_consts += list(zip(inner, body.consts))
+        invariants = invariants + inner
+        body = IR(body.inputs[:num_in] + body.constvars + body.inputs[num_in:], body.equations, body.outputs,
+                  name=body.name)
+    new_consts += loop_consts
     loop_outs = [last[o].outputs[k] for o, k in carried]
     loop_eq = Equation(scan_p, inits + invariants + xs_outer, loop_outs,
                        {"body": body, "length": trips, "num_carry": len(carried), "num_xs": len(x_in),
