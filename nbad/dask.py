@@ -143,7 +143,8 @@ def vmap(fun, in_axes=0, out_axes=0, *, chunks=None):
                 examples.append(x)
                 parts.append(None)
                 continue
-            x = da.moveaxis(da.asarray(x), ax, 0)
+            x = da.asarray(x)
+            x = da.moveaxis(x, ax, 0) if ax % x.ndim else x  # (a no-op moveaxis is still a graph layer)
             x = x.rechunk((block,) + tuple(-1 for _ in x.shape[1:]))
             examples.append(_example(x, 0))
             parts.append(x)
@@ -165,7 +166,7 @@ def vmap(fun, in_axes=0, out_axes=0, *, chunks=None):
             if not 0 <= axis <= len(shape):
                 raise NbadValueError(f"nbad.dask.vmap({name}): out_axes={out_axes} is out of range "
                                      f"for a result of rank {len(shape) + 1}")
-            results.append(da.moveaxis(y, 0, axis))
+            results.append(da.moveaxis(y, 0, axis) if axis else y)
         return tree_util.tree_unflatten(treedef, results)
 
     return mapped
@@ -192,13 +193,23 @@ def sweep(fun, *grids, batch_size=64, compute=True, **compute_kwargs):
         if g.ndim != 1 or g.size == 0:
             raise NbadValueError(f"nbad.dask.sweep: grid {i} must be a non-empty 1-D array, got shape {g.shape}")
     points = [p.ravel() for p in np.meshgrid(*axes, indexing="ij")]
-    lazy = vmap(fun, chunks=batch_size)(*[da.from_array(p, chunks=batch_size) for p in points])
-    leaves, treedef = tree_util.tree_flatten(lazy)
     grid_shape = tuple(g.size for g in axes)
     if not compute:
-        return tree_util.tree_unflatten(treedef, [v.reshape(grid_shape + v.shape[1:]) for v in leaves])
-    values = dask.compute(*leaves, **compute_kwargs)
-    return tree_util.tree_unflatten(treedef, [v.reshape(grid_shape + v.shape[1:]) for v in values])
+        lazy = vmap(fun, chunks=batch_size)(*[da.from_array(p, chunks=batch_size) for p in points])
+        return tree_util.tree_map(lambda v: v.reshape(grid_shape + v.shape[1:]), lazy)
+    # Computed at once: one task per batch, its points embedded (a few KB), and the
+    # batches joined here; the graph has no array plumbing (from_array, rechunk,
+    # concatenate), whose tasks cost the scheduler as much as the batches themselves.
+    from nbad.api_vmap import vmap as nbad_vmap
+
+    treedef, leaves = _out_structure(fun, [np.zeros((), p.dtype) for p in points], getattr(fun, "__name__", "f"))
+    fun_node = _as_graph_data(_jitted(nbad_vmap, fun, (0,) * len(points)))
+    tasks = [dask.delayed(_flat_call, pure=True)(fun_node, *[np.ascontiguousarray(p[i:i + batch_size])
+                                                             for p in points])
+             for i in range(0, points[0].size, batch_size)]
+    batches = dask.compute(*tasks, **compute_kwargs)
+    joined = [np.concatenate([b[k] for b in batches]) for k in range(len(leaves))]
+    return tree_util.tree_unflatten(treedef, [v.reshape(grid_shape + v.shape[1:]) for v in joined])
 
 
 def _tree_add(a, b):
