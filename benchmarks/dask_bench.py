@@ -1,5 +1,5 @@
 """The `dask` table of benchmarks/run.py (`--only dask`): nbad.dask.sweep of a
-PID controller's value_and_grad over a grid of gains, on a distributed
+PID controller's value_and_grad (examples/pid.py) over a grid of gains, on a distributed
 LocalCluster of 1 and of 2 worker processes (one thread each), against the
 same points as one local jit(vmap) call.
 
@@ -21,36 +21,17 @@ import numpy as np
 from _common import fmt_ratio, fmt_time, markdown_table
 
 STEPS = 1000
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
+import pid  # noqa: E402  (examples/pid.py: the bathtub's PID loss as one lax.scan)
 
-
-def pid_loss(gains, disturbance):
-    """Mean squared error of a bathtub's level held at 1 by a PID controller (seed 000),
-    one lax.scan over the disturbance."""
-    import nbad.numpy as jnp
-    from nbad import lax
-
-    kp, ki, kd = gains[0], gains[1], gains[2]
-
-    def step(carry, d):
-        level, integral, prev_err = carry
-        err = 1.0 - level
-        integral = integral + err * 0.1
-        inflow = kp * err + ki * integral + kd * (err - prev_err) / 0.1
-        level = level + 0.1 * (inflow + d - 0.5 * jnp.sqrt(jnp.maximum(level, 0.0))) / 2.0
-        return (level, integral, err), err * err
-
-    _, squared = lax.scan(step, (0.5, 0.0, 0.5), disturbance)
-    return jnp.mean(squared)
-
-
-DISTURBANCE = 0.1 * np.sin(np.arange(float(STEPS)))
+DISTURBANCE = pid.disturbance(STEPS)
 
 
 def pid_point(kp, ki, kd):
     import nbad
     import nbad.numpy as jnp
 
-    return nbad.value_and_grad(pid_loss)(jnp.stack([kp, ki, kd]), DISTURBANCE)
+    return nbad.value_and_grad(pid.pid_loss)(jnp.stack([kp, ki, kd]), DISTURBANCE)
 
 
 def _median_time(fn, repeats):
@@ -70,13 +51,14 @@ def dask_table(quick, repeats, errors):
     import nbad.dask as nd
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    cloudpickle.register_pickle_by_value(pid)  # workers need not find examples/
     n = 16 if quick else 32
     grids = (np.linspace(0.5, 2.0, n), np.linspace(0.0, 0.5, n), np.linspace(0.0, 0.2, 4))
     batch = 256
     points = n * n * 4
     tasks = -(-points // batch)
     P = np.stack([p.ravel() for p in np.meshgrid(*grids, indexing="ij")], axis=1)
-    local = nbad.jit(nbad.vmap(nbad.value_and_grad(pid_loss), in_axes=(0, None)))
+    local = nbad.jit(nbad.vmap(nbad.value_and_grad(pid.pid_loss), in_axes=(0, None)))
     want = local(P, DISTURBANCE)
     t_local = _median_time(lambda: local(P, DISTURBANCE), repeats)
     env = {"NBAD_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
