@@ -114,3 +114,45 @@ def test_beta_and_dirichlet_gradients_match_jax_under_jit():
 def test_gradient_through_a_scale_of_a_constant_shape():
     scaled = nbad.grad(lambda s: s * nr.gamma(nr.PRNGKey(0), 2.0))(3.0)
     np.testing.assert_allclose(scaled, jr.gamma(jr.PRNGKey(0), 2.0), rtol=1e-13)
+
+
+# -- poisson --------------------------------------------------------------------------------
+KNUTH_LAMS = np.array([0.0, 0.5, 3.0, 9.9])
+REJECTION_LAMS = np.array([10.0, 25.0, 400.0, 1e4])
+
+
+@pytest.mark.parametrize("lam", [KNUTH_LAMS, REJECTION_LAMS], ids=["knuth", "rejection"])
+def test_poisson_matches_jax(lam):
+    got = nr.poisson(nr.PRNGKey(0), lam, (50, 4))
+    want = jr.poisson(jr.PRNGKey(0), lam, (50, 4))
+    assert got.dtype == want.dtype == np.int64
+    np.testing.assert_array_equal(got, want)
+
+
+_poisson_of_keys = nbad.jit(nbad.vmap(lambda k: nr.poisson(k, KNUTH_LAMS, (50, 4))))
+
+
+def test_poisson_vmap_over_keys_is_the_per_key_loop():
+    keys = nr.split(nr.PRNGKey(3), 2)
+    got = _poisson_of_keys(keys)
+    for i in range(2):
+        np.testing.assert_array_equal(got[i], nr.poisson(keys[i], KNUTH_LAMS, (50, 4)))
+
+
+def test_poisson_statistics_against_scipy():
+    lam = np.array([0.0, 0.5, 3.0, 9.9, 10.0, 25.0, 400.0, 1e4])
+    draws = np.asarray(nr.poisson(nr.PRNGKey(9), lam, (2000, 8)))
+    assert np.all(draws[:, 0] == 0)
+    for j in range(1, 8):
+        np.testing.assert_allclose(draws[:, j].mean(), lam[j], rtol=4 * np.sqrt(1 / (2000 * lam[j])))
+        np.testing.assert_allclose(draws[:, j].var(), lam[j], rtol=0.15)
+    # chi-square-free check of the whole pmf where it is small enough to tabulate
+    counts = np.bincount(draws[:, 2], minlength=20)[:20] / 2000
+    np.testing.assert_allclose(counts, st.poisson(3.0).pmf(np.arange(20)), atol=0.03)
+
+
+def test_poisson_errors():
+    with pytest.raises(NbadValueError, match="integer dtype"):
+        nr.poisson(nr.PRNGKey(0), 3.0, dtype=np.float64)
+    with pytest.raises(ValueError, match="broadcast"):
+        nr.poisson(nr.PRNGKey(0), KNUTH_LAMS, (3,))
