@@ -17,3 +17,4 @@ from nbad.numpy._setops import *  # noqa: F401,F403,E402
 from nbad.numpy._types import ndarray  # noqa: F401,E402
 from nbad.numpy._functional import *  # noqa: F401,F403,E402
 from nbad.numpy._indices import *  # noqa: F401,F403,E402
+from nbad.numpy._quantiles import *  # noqa: F401,F403,E402

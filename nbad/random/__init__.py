@@ -9,11 +9,13 @@ over keys. Keys: _keys.py; the hash: _threefry.py; samplers: _samplers.py.
 """
 from nbad.random._keys import (PRNGKey, PRNGKeyArray, bits, clone, fold_in, key, key_data,
                                key_impl, split, wrap_key_data)
+from nbad.random._gamma import beta, dirichlet, gamma, loggamma
+from nbad.random._poisson import poisson
 from nbad.random._samplers import (bernoulli, categorical, cauchy, choice, exponential, gumbel,
                                    laplace, logistic, multivariate_normal, normal, permutation,
                                    randint, shuffle, truncated_normal, uniform)
 
-__all__ = ["PRNGKey", "PRNGKeyArray", "bernoulli", "bits", "categorical", "cauchy", "choice", "clone",
-           "exponential", "fold_in", "gumbel", "key", "key_data", "key_impl", "laplace",
-           "logistic", "multivariate_normal", "normal", "permutation", "randint", "shuffle", "split", "truncated_normal",
+__all__ = ["PRNGKey", "PRNGKeyArray", "bernoulli", "beta", "bits", "categorical", "cauchy", "choice", "clone",
+           "dirichlet", "exponential", "fold_in", "gamma", "gumbel", "key", "key_data", "key_impl", "laplace",
+           "loggamma", "logistic", "multivariate_normal", "normal", "permutation", "poisson", "randint", "shuffle", "split", "truncated_normal",
            "uniform", "wrap_key_data"]

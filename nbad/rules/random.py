@@ -35,6 +35,11 @@ _OUTPUTS = {"word0": 0, "word1": 1, "xor": 2, "concat": 3}
 
 def _threefry_impl(k1, k2, x1, x2, *, output):
     """The hash in NumPy's wrapping uint32 arithmetic (the reference)."""
+    with np.errstate(over="ignore"):  # 0-d operands compute as NumPy scalars, which warn
+        return _threefry_words(k1, k2, x1, x2, output)
+
+
+def _threefry_words(k1, k2, x1, x2, output):
     u32 = np.uint32
     k1, k2, x1, x2 = (np.asarray(v, u32) for v in (k1, k2, x1, x2))
     ks = (k1, k2, k1 ^ k2 ^ u32(0x1BD11BDA))
