@@ -159,7 +159,7 @@ def test_results_do_not_depend_on_the_blas_thread_count(two_threads):
 
 def _record_counts_at(program, prefix, seen):
     """Make the driver's call of its `prefix...` step record the BLAS counts first."""
-    namespace = program.fn.__wrapped__.__globals__
+    namespace = program.namespace
     (name,) = [k for k in namespace if k.startswith(prefix)]
     step = namespace[name]
 

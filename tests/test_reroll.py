@@ -12,6 +12,7 @@ Most functions are written once against an array namespace `xp` and run with
 `xp=nbad.numpy` under jit and `xp=numpy` for the reference.
 """
 import functools
+import re
 import threading
 
 import numpy as np
@@ -68,14 +69,14 @@ def loop_shape(ir):
 def loop_runners(lowered):
     """For each top-level loop, in program order: True if it runs as a native (Numba)
     loop, False if its body is called from a Python loop."""
-    namespace = lowered.compile().program.fn.__globals__
-    names = sorted((k for k in namespace if k.startswith("_scan")), key=lambda k: int(k[5:]))
+    namespace = lowered.compile().program.namespace
+    names = sorted((k for k in namespace if re.fullmatch(r"_scan\d+", k)), key=lambda k: int(k[5:]))
     return [hasattr(namespace[k], "source") for k in names]
 
 
 def native_source(lowered):
-    namespace = lowered.compile().program.fn.__globals__
-    (name,) = [k for k in namespace if k.startswith("_scan")]
+    namespace = lowered.compile().program.namespace
+    (name,) = [k for k in namespace if re.fullmatch(r"_scan\d+", k)]
     return namespace[name].source
 
 

@@ -50,9 +50,10 @@ def _as_output(x):
 class Program:
     """A planned, compiled program for one input shape/dtype signature."""
 
-    def __init__(self, fn, source: str, kernels: list, plan: Plan):
+    def __init__(self, fn, source: str, kernels: list, plan: Plan, namespace: dict):
         self.fn = fn
         self.source = source
+        self.namespace = namespace  # the driver's globals: its kernels and constants by name
         self.kernels = kernels
         self.plan = plan
         self.compiled = False
@@ -227,7 +228,7 @@ def build_program(plan: Plan, num_threads: int, single_output: bool = False) -> 
     fn = namespace.pop("program")
     if program_blas is not None:
         fn = blas.with_threads(fn, program_blas)
-    return Program(fn, source, kernels, plan)
+    return Program(fn, source, kernels, plan, namespace)
 
 
 def _dtype_global(namespace, var) -> str:
