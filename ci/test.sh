@@ -25,10 +25,10 @@ echo "== installed versions"
 "$work/.venv/bin/python" -m pip list --format=freeze
 "$work/.venv/bin/nbad" info || echo "(nbad info failed)"
 
-echo "== tests: python -m pytest -q tests"
+echo "== tests: python -m pytest -q -n auto --dist loadfile tests"
 # The README's command, run from the (copied) checkout root as the README does.
 set +e
-"$work/.venv/bin/python" -m pytest -q tests
+"$work/.venv/bin/python" -m pytest -q -n auto --dist loadfile tests
 status=$?
 set -e
 if [[ $status -eq 5 ]]; then

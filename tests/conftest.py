@@ -3,7 +3,7 @@
 - NBAD_NUM_THREADS=1 unless set: tests check results, not speed, and one thread
   keeps a test run on a shared or busy machine fast and its timings stable.
 - NBAD_TYPECHECK=1 unless set: the IR is typechecked after every compiler pass.
-- NBAD_CACHE_DIR: a fresh temporary directory per test session (removed at the
+- NBAD_CACHE_DIR: a fresh temporary directory per test process (removed at the
   end), so the suite runs with nbad's disk cache on without writing into the
   user's cache; NBAD_TEST_CACHE_DIR=PATH reuses PATH instead (kept). Subprocesses
   the tests start inherit it.

@@ -17,5 +17,6 @@ def test_readme_function_table_matches_the_code():
 def test_readme_gives_the_command_ci_runs():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / "ci" / "test.sh").read_text()
-    assert 'pip install ".[test]" && .venv/bin/python -m pytest -q tests' in readme
-    assert '-m pytest -q tests' in ci and 'install --no-cache-dir ".[test]"' in ci
+    command = "-m pytest -q -n auto --dist loadfile tests"
+    assert f'pip install ".[test]" && .venv/bin/python {command}' in readme
+    assert f'"$work/.venv/bin/python" {command}' in ci and 'install --no-cache-dir ".[test]"' in ci
