@@ -1,4 +1,4 @@
-"""Speed of nbad.codegen.mathlib against NumPy and numba's libm calls.
+"""Speed of nbad.backends.cpu.mathlib against NumPy and numba's libm calls.
 
     python benchmarks/bench_mathlib.py [--n 10000000] [--repeat 7] [--inline-modes]
         [--dtype float32] [--only exp ...]
@@ -90,7 +90,7 @@ def speed_table(n, repeat, dtypes=(np.float64, np.float32), names=NAMES):
     import scipy.special
     from numba import njit
 
-    from nbad.codegen import mathlib as M
+    from nbad.backends.cpu import mathlib as M
 
     @njit(fastmath=FASTMATH)
     def np_logistic(v):
@@ -133,7 +133,7 @@ _MODE_SCRIPT = r"""
 import time, numpy as np
 t0 = time.perf_counter()
 from numba import njit
-from nbad.codegen.mathlib import exp as _m_exp, tanh as _m_tanh, log1p as _m_log1p, sin as _m_sin
+from nbad.backends.cpu.mathlib import exp as _m_exp, tanh as _m_tanh, log1p as _m_log1p, sin as _m_sin
 @njit(error_model='numpy', fastmath={'reassoc','contract','arcp','nsz'})
 def k(x, out):
     for i in range(x.size):

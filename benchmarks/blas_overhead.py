@@ -1,4 +1,4 @@
-"""What nbad's BLAS thread switching (nbad/codegen/blas.py) costs a call.
+"""What nbad's BLAS thread switching (nbad/backends/cpu/blas.py) costs a call.
 
     python benchmarks/blas_overhead.py [--repeats N]
 
@@ -25,7 +25,7 @@ import scipy.linalg.cython_blas  # noqa: E402,F401  (SciPy's BLAS too, as once N
 import threadpoolctl  # noqa: E402
 
 import nbad  # noqa: E402
-from nbad.codegen import blas  # noqa: E402
+from nbad.backends.cpu import blas  # noqa: E402
 
 
 def _per_call(fn, args, number):

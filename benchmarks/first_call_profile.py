@@ -7,7 +7,7 @@ function, split into nbad's own stages (tracing, its IR passes, fusion, the
 driver's source) and Numba's, from Numba's compile events (numba.core.event):
 type inference, lowering to LLVM IR, other Numba passes, and LLVM (time under
 Numba's LLVM lock: optimisation and machine code), each attributed either to
-nbad's kernels or to nbad's math library (codegen/mathlib.py: functions that
+nbad's kernels or to nbad's math library (backends/cpu/mathlib.py: functions that
 compile the first time a kernel calls them). What is left is the run itself
 and Python around it. Times are exclusive (nested compiles counted once).
 """
@@ -30,7 +30,8 @@ import grad_workloads as gw  # noqa: E402
 import nbad  # noqa: E402
 import nbad.numpy as jnp  # noqa: E402
 from nbad import api  # noqa: E402
-from nbad.codegen import driver, fusion, lowering  # noqa: E402
+from nbad.backends.cpu import driver  # noqa: E402
+from nbad.compile import fusion, pipeline  # noqa: E402
 
 
 def _selu():
@@ -119,7 +120,8 @@ def profile(name):
     stages = _Stages()
     stages.wrap(api.jit(lambda x: x).__class__, "_trace", "nbad: tracing")
     stages.wrap(fusion, "plan", "nbad: fusion plan")
-    stages.wrap(lowering, "lower_for_cpu", "nbad: lowering for the CPU")
+    stages.wrap(pipeline, "prepare", "nbad: inline, DCE, reroll, simplify")
+    stages.wrap(pipeline, "lower", "nbad: lowering (neutral and the CPU's)")
     stages.wrap(driver, "build_program", "nbad: driver and kernel source")
     listener = _NumbaEvents()
     kinds = ("numba:compile", "numba:run_pass", "numba:llvm_lock")

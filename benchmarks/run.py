@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before numba's first parallel call
 # The tables measure what users get: BLAS threads as the environment sets them (nbad sets
-# its own during its calls: codegen/blas.py). --pin-blas pins the peers' BLAS to one
+# its own during its calls: backends/cpu/blas.py). --pin-blas pins the peers' BLAS to one
 # thread, as earlier runs did (threaded OpenBLAS next to busy processes turns a 0.3 ms
 # matrix-vector product into 20-30 ms: numba-facts.md section 5); it must be set before
 # NumPy/SciPy load OpenBLAS, hence read from argv here.
@@ -465,7 +465,7 @@ def vmap_table(selected, quick, repeats, errors):
 _FRESH_NBAD = """
 import sys; sys.path[:0] = {paths!r}
 import numpy as np, nbad, nbad.numpy as jnp, grad_workloads as gw
-from nbad.codegen import cpu
+from nbad.backends.cpu import kernels as cpu
 {body}
 stats = [k.dispatcher().stats for k in cpu.KERNELS.values()]
 print('HITS', sum(sum(s.cache_hits.values()) for s in stats), 'MISSES', sum(sum(s.cache_misses.values()) for s in stats))
@@ -618,7 +618,7 @@ def main(argv=None):
             parser.error(f"--only {args.only!r} matches no workload; choose from "
                          + ", ".join(_all_names(args.quick)) + ", gradients, vmap, random, fresh, simulations, dask")
 
-    from nbad.codegen import threads as nbad_threads
+    from nbad.backends.cpu import threads as nbad_threads
 
     threads = nbad_threads.num_threads()
     try:

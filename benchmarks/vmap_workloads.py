@@ -210,7 +210,7 @@ def mlp_blas_report(nbad):
     loop is left (no `map` or other loop equation in the compiled IR, no Python
     loop in the driver, every fused kernel iterating over the whole batch)."""
     import nbad.numpy as jnp
-    from nbad.codegen.fusion import Kernel, LibraryStep
+    from nbad.compile.fusion import Kernel, LibraryStep
 
     params, X = _mlp_args(False, np.random.default_rng(0))
     f = nbad.jit(nbad.vmap(lambda p, x: predict(jnp, p, x), in_axes=(None, 0)))

@@ -25,38 +25,37 @@ PACKAGE = "nbad"
 # with four (13, 23, 2 and 2 modules: api/codegen, core/numpy/rules, rules.map/transforms.vmap,
 # mathlib); its features joined the first three through function-local imports from the lower
 # layers upward (numpy._functional -> api_vmap for vectorize, numpy._numeric and scipy.special ->
-# custom_derivatives, random -> api and lax). Issue 11's layering work shrinks this list.
+# custom_derivatives, random -> api and lax). Session 8 (issue 11: the compile pipeline and
+# backends/cpu/) took the backends out of the big group and ended driver <-> loops and the
+# mathlib circle; what is left is core/numpy/rules/api (rules' derivative rules are written in
+# nbad.numpy) and tree_util/_tree_paths.
 KNOWN_GROUPS: list[tuple[str, ...]] = [
     ("nbad", "nbad._lax_control", "nbad._lax_conv", "nbad._lax_ops", "nbad._lax_slicing",
      "nbad.api", "nbad.api_ad", "nbad.api_loops", "nbad.api_remat", "nbad.api_vmap",
-     "nbad.backends", "nbad.backends.cuda.array", "nbad.backends.cuda.indexing",
-     "nbad.backends.cuda.kernels", "nbad.backends.cuda.loops", "nbad.backends.cuda.matmul",
-     "nbad.backends.cuda.program", "nbad.backends.cuda.scans", "nbad.backends.cuda.views",
-     "nbad.cache", "nbad.codegen.branches", "nbad.codegen.cpu", "nbad.codegen.dataflow",
-     "nbad.codegen.driver", "nbad.codegen.fusion", "nbad.codegen.inplace", "nbad.codegen.loops",
-     "nbad.codegen.lowering", "nbad.core.array", "nbad.core.primitive", "nbad.core.trace",
-     "nbad.custom_derivatives", "nbad.debug", "nbad.lax", "nbad.nn", "nbad.numpy", "nbad.numpy._at",
-     "nbad.numpy._core", "nbad.numpy._creation", "nbad.numpy._elementwise",
-     "nbad.numpy._functional", "nbad.numpy._indexing", "nbad.numpy._indices", "nbad.numpy._linalg",
-     "nbad.numpy._methods", "nbad.numpy._numeric", "nbad.numpy._quantiles", "nbad.numpy._reductions", "nbad.numpy._setops",
+     "nbad.backends", "nbad.backends.cuda.array", "nbad.cache", "nbad.compile.fusion",
+     "nbad.compile.passes", "nbad.compile.pipeline", "nbad.core.array", "nbad.core.primitive",
+     "nbad.core.trace", "nbad.custom_derivatives", "nbad.debug", "nbad.lax", "nbad.nn",
+     "nbad.numpy", "nbad.numpy._at", "nbad.numpy._core", "nbad.numpy._creation",
+     "nbad.numpy._elementwise", "nbad.numpy._functional", "nbad.numpy._indexing",
+     "nbad.numpy._indices", "nbad.numpy._linalg", "nbad.numpy._methods", "nbad.numpy._numeric",
+     "nbad.numpy._quantiles", "nbad.numpy._reductions", "nbad.numpy._setops",
      "nbad.numpy._shape", "nbad.numpy._sorting", "nbad.numpy._types", "nbad.numpy.linalg",
      "nbad.random", "nbad.random._erf_inv", "nbad.random._gamma", "nbad.random._keys",
-     "nbad.random._poisson", "nbad.random._samplers",
-     "nbad.random._threefry", "nbad.rules._ad", "nbad.rules._batching", "nbad.rules._family",
-     "nbad.rules.checkpoint", "nbad.rules.cond", "nbad.rules.control", "nbad.rules.elementwise",
-     "nbad.rules.elementwise_math", "nbad.rules.indexing", "nbad.rules.linalg",
-     "nbad.rules.linalg_decomp", "nbad.rules.linalg_lu", "nbad.rules.map", "nbad.rules.random",
-     "nbad.rules.reduce", "nbad.rules.scan", "nbad.rules.shape", "nbad.rules.sort",
-     "nbad.rules.special", "nbad.rules.while_loop", "nbad.scipy", "nbad.scipy.linalg",
-     "nbad.scipy.special", "nbad.scipy.stats", "nbad.scipy.stats._common",
-     "nbad.scipy.stats.bernoulli", "nbad.scipy.stats.beta", "nbad.scipy.stats.binom",
-     "nbad.scipy.stats.cauchy", "nbad.scipy.stats.expon", "nbad.scipy.stats.gamma",
-     "nbad.scipy.stats.laplace", "nbad.scipy.stats.logistic",
-     "nbad.scipy.stats.multivariate_normal", "nbad.scipy.stats.norm", "nbad.scipy.stats.poisson",
-     "nbad.scipy.stats.t", "nbad.scipy.stats.uniform", "nbad.transforms.ad",
-     "nbad.transforms.reroll", "nbad.transforms.simplify", "nbad.transforms.vmap"),
+     "nbad.random._poisson", "nbad.random._samplers", "nbad.random._threefry", "nbad.rules._ad",
+     "nbad.rules._batching", "nbad.rules._family", "nbad.rules.checkpoint", "nbad.rules.cond",
+     "nbad.rules.control", "nbad.rules.elementwise", "nbad.rules.elementwise_math",
+     "nbad.rules.indexing", "nbad.rules.linalg", "nbad.rules.linalg_decomp",
+     "nbad.rules.linalg_lu", "nbad.rules.map", "nbad.rules.random", "nbad.rules.reduce",
+     "nbad.rules.scan", "nbad.rules.shape", "nbad.rules.sort", "nbad.rules.special",
+     "nbad.rules.while_loop", "nbad.scipy", "nbad.scipy.linalg", "nbad.scipy.special",
+     "nbad.scipy.stats", "nbad.scipy.stats._common", "nbad.scipy.stats.bernoulli",
+     "nbad.scipy.stats.beta", "nbad.scipy.stats.binom", "nbad.scipy.stats.cauchy",
+     "nbad.scipy.stats.expon", "nbad.scipy.stats.gamma", "nbad.scipy.stats.laplace",
+     "nbad.scipy.stats.logistic", "nbad.scipy.stats.multivariate_normal",
+     "nbad.scipy.stats.norm", "nbad.scipy.stats.poisson", "nbad.scipy.stats.t",
+     "nbad.scipy.stats.uniform", "nbad.transforms.ad", "nbad.transforms.reroll",
+     "nbad.transforms.simplify", "nbad.transforms.vmap"),
     ("nbad._tree_paths", "nbad.tree_util"),
-    ("nbad.codegen.mathlib", "nbad.codegen.mathlib_f32", "nbad.codegen.mathlib_random"),
 ]
 
 

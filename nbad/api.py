@@ -6,9 +6,9 @@ One call of a jitted function, top to bottom:
                            (shape, dtype) per argument -> one dict lookup ->
                            the compiled driver (no tracing, no flattening)
     _call_general          static args, pytrees, Python scalars, kwargs
-      -> _compile          trace (core/trace.py) -> simplify (transforms/)
-                           -> plan (codegen/fusion.py) -> build_program
-                           (codegen/cpu.py, driver.py); cached per (static args, tree
+      -> _compile          trace (core/trace.py) -> the compile pipeline
+                           (compile/pipeline.py: prepare, plan, the platform's
+                           backend builds the program); cached per (static args, tree
                            structure, avals)
     called under another transformation (tracer arguments): the traced IR is
     evaluated by binding its equations, so the enclosing trace records them.
@@ -28,15 +28,15 @@ import numpy as np
 from nbad import cache as _disk_cache
 from nbad.config import _ON_UPDATE
 from nbad import tree_util
+from nbad.backends import compile_backend
 from nbad.backends.cuda.array import CudaArray
-from nbad.codegen import driver, fusion, lowering
+from nbad.compile import fusion, pipeline
 from nbad.core.array import Array
 from nbad.core.avals import aval_of_value
 from nbad.core.ir import IR
 from nbad.core.trace import Tracer, eval_ir, trace_to_ir
 from nbad.errors import NbadOverflowError, NbadTypeError, NbadValueError
-from nbad.transforms.reroll import reroll
-from nbad.transforms.simplify import remove_dead_code, simplify
+from nbad.transforms.simplify import simplify
 
 _ndarray = np.ndarray
 # Scalar arguments the fast path passes as 0-d arrays (np.asarray gives each its
@@ -46,7 +46,7 @@ _INT64 = (-(1 << 63), 1 << 63)
 
 
 def _num_threads() -> int:
-    from nbad.codegen import threads
+    from nbad.backends.cpu import threads
 
     return threads.num_threads()
 
@@ -333,17 +333,8 @@ class JitFunction:
         _programs_compiled += 1
         start = time.perf_counter()
         ir, out_tree = self._trace(args, kwargs, static_pos, in_tree, avals)
-        # Python loops traced into copies of their body become loops again. Dead code
-        # goes first: a backward pass's unused cotangents read every forward copy.
-        ir = simplify(reroll(remove_dead_code(lowering.inline_calls(ir))))
-        plan = fusion.plan(lowering.lower_for_cpu(ir))
         single = out_tree.num_leaves == 1 and tree_util.treedef_is_leaf(out_tree)
-        if backend == "cuda":
-            from nbad.backends.cuda.program import build_program
-
-            program = build_program(plan, single_output=single)
-        else:
-            program = driver.build_program(plan, _num_threads(), single_output=single)
+        program, ir, plan = pipeline.compile_program(ir, compile_backend(backend), single_output=single)
         log(1, f"nbad.jit({self._name}) compiled:\n{ir}")
         log(2, fusion.explain(plan))
         log(3, program.source)

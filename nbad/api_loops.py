@@ -5,7 +5,7 @@ Each traces its body function once, at the carry's and the slices' types,
 into a closed IR (arrays it captures become consts), checks that the body
 returns the carry's structure and types (TypeError, as JAX), and binds the
 primitive. Outside jit the primitive's impl runs the steps eagerly; under jit
-the loop is one native loop in the generated code (codegen/loops.py).
+the loop is one native loop in the generated code (backends/cpu/loops.py).
 """
 from __future__ import annotations
 

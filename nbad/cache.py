@@ -18,7 +18,7 @@ cache directory, e.g. ``~/.cache/nbad``; directories 0700, files 0600):
                                   uses, compile seconds, created, last used,
                                   hits, misses, size in bytes
 
-Kernels are compiled per type and shared by every program (codegen/cpu.py), so
+Kernels are compiled per type and shared by every program (backends/cpu/kernels.py), so
 they are the unit of the machine-code cache; the program's driver is planned
 per shape in milliseconds on every run and is recorded here only for
 inspection (``nbad cache show``). A fresh process calling an already compiled
@@ -159,10 +159,10 @@ def key_material() -> dict:
         import numpy
 
         import nbad
-        from nbad.codegen import mathlib, mathlib_f32, mathlib_random
+        from nbad.backends.cpu import mathlib, mathlib_f32, mathlib_f64, mathlib_random
 
         h = hashlib.sha256()
-        for mod in (mathlib, mathlib_f32, mathlib_random):
+        for mod in (mathlib, mathlib_f64, mathlib_f32, mathlib_random):
             with open(mod.__file__, "rb") as f:
                 h.update(f.read())
         try:

@@ -26,18 +26,18 @@ def _version(module_name):
 
 def _threading_info():
     """How nbad runs large loops: its own thread pool over nogil kernels."""
-    from nbad.codegen import threads
+    from nbad.backends.cpu import threads
 
     return f"{threads.num_threads()} (nbad's pool over nogil Numba kernels)"
 
 
 def _blas_lines():
     """The BLAS libraries nbad's calls reach (threadpoolctl's view), and what nbad
-    does with their thread counts (codegen/blas.py)."""
+    does with their thread counts (backends/cpu/blas.py)."""
     try:
         import scipy.linalg.cython_blas  # noqa: F401  (SciPy's BLAS: what Numba's np.dot calls)
 
-        from nbad.codegen import blas
+        from nbad.backends.cpu import blas
 
         found = blas.info()
     except Exception as e:  # a broken install must not break `nbad info`

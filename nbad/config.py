@@ -6,7 +6,7 @@
 Settings (environment variable -> name):
 
 - ``NBAD_NUM_THREADS`` -> ``num_threads`` (int or None). Threads across which
-  compiled programs split large loops (codegen/threads.py); None means all
+  compiled programs split large loops (backends/cpu/threads.py); None means all
   cores. Read at each call of a program plan, so ``update`` takes effect at once.
 - ``NBAD_DEBUG`` -> ``debug`` (int, default 0). 0: silent; 1: print the IR of
   each program jit compiles; 2: also the fusion decisions (why two groups were

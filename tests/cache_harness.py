@@ -21,7 +21,7 @@ SCRIPT = textwrap.dedent("""
         warnings.simplefilter("always")
         import nbad
         import nbad.numpy as jnp
-        from nbad.codegen import cpu
+        from nbad.backends.cpu import kernels as cpu
 
         def selu(x):
             return 1.0507 * jnp.where(x > 0, x, 1.67326 * jnp.exp(x) - 1.67326)

@@ -3,7 +3,7 @@
 This is the CPU backend's elementwise kernel reduced to a single primitive:
 operands are read into locals, the template computes one element, and the
 result gets the backend's final cast when Numba could widen its dtype
-(codegen/expr.py). Tests compare its output with the primitive's NumPy impl,
+(compile/expr.py). Tests compare its output with the primitive's NumPy impl,
 so each template is checked without the fuser or the backend.
 
 One kernel is compiled per (primitive, operand dtypes, params) and cached, so a
@@ -16,7 +16,7 @@ import functools
 import numba
 import numpy as np
 
-from nbad.codegen.expr import ExprContext, cast_expr, needs_final_cast
+from nbad.compile.expr import ExprContext, cast_expr, needs_final_cast
 from nbad.core.avals import ShapedArray
 
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
@@ -32,7 +32,7 @@ def kernel_source(prim, in_dtypes, **params) -> tuple[str, np.dtype]:
         expr = cast_expr(expr, out_dtype)
     args = ", ".join(f"x{i}" for i in range(len(in_dtypes)))
     lines = ["import numpy as np"]
-    lines += [f"from nbad.codegen.mathlib import {n} as _m_{n}" for n in sorted(e.math_names)]
+    lines += [f"from nbad.backends.cpu.mathlib import {n} as _m_{n}" for n in sorted(e.math_names)]
     lines += [f"def kernel({args}, out):", "    for i in range(out.shape[0]):"]
     lines += [f"        v{i} = x{i}[i]" for i in range(len(in_dtypes))]
     lines += [f"        out[i] = {expr}"]

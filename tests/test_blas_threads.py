@@ -1,4 +1,4 @@
-"""BLAS threads during nbad's calls (codegen/blas.py): nbad sets them per
+"""BLAS threads during nbad's calls (backends/cpu/blas.py): nbad sets them per
 program, the caller's counts come back after every call, and results do not
 depend on the BLAS thread count or on OPENBLAS_NUM_THREADS."""
 import os
@@ -13,7 +13,7 @@ import threadpoolctl
 
 import nbad
 import nbad.numpy as jnp
-from nbad.codegen import blas
+from nbad.backends.cpu import blas
 
 rng = np.random.default_rng(0)
 A = rng.standard_normal((256, 256))

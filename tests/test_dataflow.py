@@ -1,5 +1,5 @@
 """The dataflow executor (threads.run_graph) and the region planner
-(codegen/dataflow.py). Whole programs run as dataflow regions are tested
+(backends/cpu/dataflow.py). Whole programs run as dataflow regions are tested
 against NumPy in test_jit.py (test_independent_steps_run_as_a_dataflow_graph)."""
 import random
 import threading
@@ -8,7 +8,7 @@ import time
 import pytest
 
 import nbad
-from nbad.codegen import dataflow, threads
+from nbad.backends.cpu import dataflow, threads
 
 
 def _graph(preds):

@@ -10,8 +10,8 @@ import pytest
 
 import nbad
 import nbad.numpy as jnp
-from nbad.codegen import cpu, driver
-from nbad.codegen.fusion import Kernel, LibraryStep
+from nbad.backends.cpu import calls, kernels as cpu, matmul, recycle
+from nbad.compile.fusion import Kernel, LibraryStep
 
 rng = np.random.default_rng(0)
 
@@ -348,7 +348,7 @@ def test_row_results_used_by_library_ops_and_other_reductions():
 def test_loops_split_across_threads_give_the_same_results(monkeypatch):
     """Force the driver to split every splittable loop across 3 threads (more
     parts than this machine may have cores), for each kernel form."""
-    monkeypatch.setattr(driver, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(calls, "PARALLEL_MIN_WORK", 0)
     nbad.config.update("num_threads", 3)
     try:
         x = rng.standard_normal((37, 29))
@@ -387,7 +387,7 @@ def test_loops_split_across_threads_give_the_same_results(monkeypatch):
 
 
 def test_matrix_products_split_across_threads(monkeypatch):
-    monkeypatch.setattr(driver, "SPLIT_MATMUL_MIN_FLOPS", 0)
+    monkeypatch.setattr(matmul, "SPLIT_MATMUL_MIN_FLOPS", 0)
     nbad.config.update("num_threads", 2)
     try:
         A, B, G = rng.standard_normal((9, 5)), rng.standard_normal((5, 7)), rng.standard_normal((9, 7))
@@ -410,7 +410,7 @@ def test_matrix_products_split_across_threads(monkeypatch):
         h = nbad.jit(lambda X, Y: (X.T @ Y, jnp.tanh(X.T @ Y)))
         product = next(s.equation for s in h.lower(X, Y).plan.steps
                        if isinstance(s, LibraryStep) and s.equation.primitive.name == "dot_general")
-        assert driver._split_matmul_operands(product, 2)[2]
+        assert matmul.split_matmul_operands(product, 2)[2]
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             for got in pool.map(lambda _: h(X, Y), range(8)):
                 for g_, want in zip(got, (X.T @ Y, np.tanh(X.T @ Y))):
@@ -426,8 +426,8 @@ def test_independent_steps_run_as_a_dataflow_graph(monkeypatch, num_threads, bat
     backward pass: g @ W^T and h^T @ g), the program's steps run as a task
     graph: each when its inputs are ready, split where threads would idle.
     Thresholds forced to 0 so that small shapes split every way they can."""
-    monkeypatch.setattr(driver, "SPLIT_MATMUL_MIN_FLOPS", 0)
-    monkeypatch.setattr(driver, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(matmul, "SPLIT_MATMUL_MIN_FLOPS", 0)
+    monkeypatch.setattr(calls, "PARALLEL_MIN_WORK", 0)
     nbad.config.update("num_threads", num_threads)
     try:
         def loss(params, x, t):
@@ -487,7 +487,7 @@ def test_inner_loops_with_math_run_in_a_row_function(monkeypatch, num_threads):
     """A loop nest whose body calls a math function runs its innermost loop as a
     function of its own (cpu.KernelSource._row_helper): elementwise over 2-D and
     3-D broadcasts, float32, and with a reduction over the outer loop."""
-    monkeypatch.setattr(driver, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(calls, "PARALLEL_MIN_WORK", 0)
     nbad.config.update("num_threads", num_threads)
     try:
         x, b = rng.standard_normal((33, 17)), rng.standard_normal(17)
@@ -587,7 +587,7 @@ def test_products_that_are_not_matrix_matrix_are_fused_loops(lhs_shape, rhs_shap
 
 
 def test_thread_pool_runs_every_chunk_once_and_reraises_errors():
-    from nbad.codegen import threads
+    from nbad.backends.cpu import threads
 
     nbad.config.update("num_threads", 3)
     try:
@@ -643,7 +643,7 @@ def test_reshape_chains_fold_into_one():
 def test_matrix_product_buffers_are_reused_but_results_never_alias(monkeypatch, threads):
     """Intermediate products are written into buffers kept between calls
     (np.dot(..., out=)); results the caller holds must not change later."""
-    monkeypatch.setattr(driver, "SPLIT_MATMUL_MIN_FLOPS", 0)
+    monkeypatch.setattr(matmul, "SPLIT_MATMUL_MIN_FLOPS", 0)
     nbad.config.update("num_threads", threads)
     try:
         def f(A, B, v):
@@ -670,7 +670,7 @@ def test_matrix_product_buffers_are_reused_but_results_never_alias(monkeypatch, 
 def test_large_results_reuse_only_buffers_nobody_holds(monkeypatch):
     """Results of a megabyte or more recycle the buffers of earlier results the
     caller has dropped; one still held (or viewed) is never written again."""
-    monkeypatch.setattr(driver, "RECYCLE_MIN_BYTES", 64)
+    monkeypatch.setattr(recycle, "RECYCLE_MIN_BYTES", 64)
     f = nbad.jit(lambda x, s: jnp.sin(x) * s)
     x = rng.standard_normal(100)
     assert ".take()" in f.lower(x, 1.0).driver_source
@@ -694,8 +694,8 @@ def test_concurrent_calls_from_python_threads(monkeypatch):
     loops share nbad's worker threads."""
     import threading
 
-    monkeypatch.setattr(driver, "RECYCLE_MIN_BYTES", 64)
-    monkeypatch.setattr(driver, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(recycle, "RECYCLE_MIN_BYTES", 64)
+    monkeypatch.setattr(calls, "PARALLEL_MIN_WORK", 0)
     nbad.config.update("num_threads", 2)
     try:
         f = nbad.jit(lambda x, s: jnp.tanh(x * s) - jnp.mean(x) * s)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import nbad
 import nbad.numpy as jnp
-from nbad.codegen import driver
+from nbad.backends.cpu import calls, matmul
 
 UNARY = {
     "neg": lambda m, a: -a,
@@ -204,15 +204,15 @@ _SIDE_BY_SIDE = (_TWO_PRODUCTS + [("binary", "mul", 5, 7)], [7, 8])
 def _steps_side_by_side():
     """Every matrix product counts as large and every loop as worth splitting,
     on 2 threads (BLAS on one inside, as nbad sets it): from two independent
-    products on, programs run as task graphs (codegen/dataflow.py), split
+    products on, programs run as task graphs (backends/cpu/dataflow.py), split
     wherever they can."""
-    saved = driver.SPLIT_MATMUL_MIN_FLOPS, driver.PARALLEL_MIN_WORK
-    driver.SPLIT_MATMUL_MIN_FLOPS = driver.PARALLEL_MIN_WORK = 0
+    saved = matmul.SPLIT_MATMUL_MIN_FLOPS, calls.PARALLEL_MIN_WORK
+    matmul.SPLIT_MATMUL_MIN_FLOPS = calls.PARALLEL_MIN_WORK = 0
     nbad.config.update("num_threads", 2)
     try:
         yield
     finally:
-        driver.SPLIT_MATMUL_MIN_FLOPS, driver.PARALLEL_MIN_WORK = saved
+        matmul.SPLIT_MATMUL_MIN_FLOPS, calls.PARALLEL_MIN_WORK = saved
         nbad.config.update("num_threads", None)
 
 

@@ -1,5 +1,5 @@
 """lax.scan, lax.fori_loop and lax.while_loop (api_loops.py; rules/scan.py,
-rules/while_loop.py; codegen/loops.py).
+rules/while_loop.py; backends/cpu/loops.py).
 
 Each loop is checked against the same computation written as a Python loop
 (NumPy), eagerly and under jit, with pytrees; its derivatives against finite

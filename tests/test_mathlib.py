@@ -1,11 +1,11 @@
-"""Accuracy and special values of nbad.codegen.mathlib.
+"""Accuracy and special values of nbad.backends.cpu.mathlib.
 
 Each function is compiled once per dtype inside a vectorised kernel with the
 flags generated kernels use, and that kernel is reused by every test.  The
 reference is NumPy in long double (x87 80-bit: 11 extra bits), math.erf for
 erf in float64 (glibc, < 1 ulp) and the float64 result for float32 inputs
 (float32 exp expm1 log log1p tanh logistic sin cos have float32-native
-cores, nbad/codegen/mathlib_f32.py; erf is computed in float64).
+cores, nbad/backends/cpu/mathlib_f32.py; erf is computed in float64).
 """
 import math
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from numba import njit, types
 
-from nbad.codegen import mathlib as M
+from nbad.backends.cpu import mathlib as M, mathlib_f64 as F64
 
 NAMES = ["exp", "expm1", "log", "log1p", "tanh", "logistic", "sin", "cos", "erf"]
 DTYPES = [np.float64, np.float32]
@@ -245,7 +245,7 @@ def test_float32_cores_are_single_precision(name):
 
 def test_two_over_pi_table():
     # fdlibm's published 24-bit chunks of 2/pi (k_rem_pio2.c, ipio2[0:4])
-    chunks = [int(v * 2.0 ** (24 * (i + 1) - M._CHUNK_BIAS)) for i, v in enumerate(M._TWO_OVER_PI[M._PAD:M._PAD + 4])]
+    chunks = [int(v * 2.0 ** (24 * (i + 1) - F64._CHUNK_BIAS)) for i, v in enumerate(F64._TWO_OVER_PI[F64._PAD:F64._PAD + 4])]
     assert chunks == [0xA2F983, 0x6E4E44, 0x1529FC, 0x2757D1]
 
 

@@ -1,4 +1,4 @@
-"""Recycled result buffers (nbad/codegen/recycle.py, issue 14): bounded per
+"""Recycled result buffers (nbad/backends/cpu/recycle.py, issue 14): bounded per
 program and per process, counted in bytes held (not RSS), and freed when the
 jitted function is dropped."""
 import gc
@@ -8,7 +8,7 @@ import numpy as np
 
 import nbad
 import nbad.numpy as jnp
-from nbad.codegen import driver, recycle
+from nbad.backends.cpu import recycle
 
 N0 = 1000  # float64: 8 KB results, "large" once RECYCLE_MIN_BYTES is 1 KiB
 
@@ -16,7 +16,7 @@ N0 = 1000  # float64: 8 KB results, "large" once RECYCLE_MIN_BYTES is 1 KiB
 def test_process_bound_over_many_shapes(monkeypatch):
     """The issue's case scaled down: many shapes of one function, each result
     dropped at once; what is kept never exceeds the process's bound."""
-    monkeypatch.setattr(driver, "RECYCLE_MIN_BYTES", 1024)
+    monkeypatch.setattr(recycle, "RECYCLE_MIN_BYTES", 1024)
     monkeypatch.setattr(recycle, "PROCESS_MAX_BYTES", 64 * 1024)
     f = nbad.jit(lambda x: jnp.sin(x) * 2.0)
     for n in range(N0, N0 + 40):
@@ -27,7 +27,7 @@ def test_process_bound_over_many_shapes(monkeypatch):
 
 
 def test_program_bound_and_reuse(monkeypatch):
-    monkeypatch.setattr(driver, "RECYCLE_MIN_BYTES", 1024)
+    monkeypatch.setattr(recycle, "RECYCLE_MIN_BYTES", 1024)
     monkeypatch.setattr(recycle, "PROGRAM_MAX_BYTES", 4 * 8 * N0)
     f = nbad.jit(lambda x: (jnp.sin(x), jnp.cos(x), x * 3.0))
     x = np.linspace(0.0, 1.0, N0)
@@ -48,7 +48,7 @@ def test_program_bound_and_reuse(monkeypatch):
 
 
 def test_dropping_the_function_frees_its_buffers(monkeypatch):
-    monkeypatch.setattr(driver, "RECYCLE_MIN_BYTES", 1024)
+    monkeypatch.setattr(recycle, "RECYCLE_MIN_BYTES", 1024)
     gc.collect()  # (programs of earlier tests, in reference cycles)
     before = recycle.held_bytes()
     f = nbad.jit(lambda x: jnp.tanh(x) + 1.0)
@@ -70,7 +70,7 @@ def test_dropping_the_function_frees_its_buffers(monkeypatch):
 def test_intermediate_pools_count_against_the_process_bound(monkeypatch):
     """Intermediate buffers (here a matrix product's result) of many shapes:
     the process's bound holds them too."""
-    monkeypatch.setattr(driver, "RECYCLE_MIN_BYTES", 1024)
+    monkeypatch.setattr(recycle, "RECYCLE_MIN_BYTES", 1024)
     monkeypatch.setattr(recycle, "PROCESS_MAX_BYTES", 64 * 1024)
     w = np.linspace(-1.0, 1.0, 40 * 30).reshape(40, 30)
     f = nbad.jit(lambda x: jnp.sum(jnp.tanh(x @ w), axis=1))

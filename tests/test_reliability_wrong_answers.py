@@ -208,7 +208,7 @@ def test_jit_created_anew_reuses_the_functions_programs(restore_threads):
     static = nbad.jit(_shared_cache_fn, static_argnames="scale")  # other static arguments
     np.testing.assert_array_equal(static(x, scale=3.0), 3 * x)
     assert static.trace_count == 1
-    from nbad.codegen.threads import num_threads
+    from nbad.backends.cpu.threads import num_threads
 
     nbad.config.update("num_threads", num_threads() + 1)  # programs are planned per count
     other_threads = nbad.jit(_shared_cache_fn)

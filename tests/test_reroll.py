@@ -1,5 +1,5 @@
 """Loop rerolling (transforms/reroll.py), the `loop` primitive (rules/loop.py)
-and its compilation (codegen/loops.py).
+and its compilation (backends/cpu/loops.py).
 
 A Python loop traced inside nbad.jit reaches the IR as N copies of its body;
 reroll folds them back into one `loop` equation. Every test runs the same
@@ -610,10 +610,10 @@ def big_body(xp, x):
 
 
 def test_body_worth_splitting_across_threads_falls_back():
-    from nbad.codegen import driver
+    from nbad.backends.cpu import calls
 
     x = rng.standard_normal(3_000_000)
-    assert x.size * 2 >= driver.PARALLEL_MIN_WORK
+    assert x.size * 2 >= calls.PARALLEL_MIN_WORK
     old = nbad.config.num_threads
     nbad.config.update("num_threads", 2)
     try:

@@ -2,13 +2,16 @@
 `nbad.device_get`, and the default platform (`NBAD_PLATFORM=cpu|cuda`,
 `nbad.config.update("platform", ...)`).
 
-The CPU backend is nbad/codegen/ (fusion, the Numba emitter and driver); the
-CUDA backend is nbad/backends/cuda/, reading the same fusion Plan. numba.cuda
+A backend is one folder here: nbad/backends/cpu/ (Numba kernels and a
+generated driver) and nbad/backends/cuda/ (numba-cuda kernels and a host
+launcher), each giving the compile pipeline (nbad/compile/pipeline.py) a
+`Backend` in its backend.py; `compile_backend(platform)` finds it. numba.cuda
 is imported only when CUDA is used.
 """
 from __future__ import annotations
 
 import contextlib
+import importlib
 
 import numpy as np
 
@@ -24,6 +27,11 @@ def canonical_platform(name) -> str:
     if key is None:
         raise NbadValueError(f"Unknown backend {name!r}: nbad has the platforms {list(PLATFORMS)}")
     return key
+
+
+def compile_backend(platform: str):
+    """The compile pipeline's Backend for `platform` ("cpu", "cuda", or an alias)."""
+    return importlib.import_module(f"nbad.backends.{canonical_platform(platform)}.backend").BACKEND
 
 
 def default_platform() -> str:

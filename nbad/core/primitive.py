@@ -8,7 +8,7 @@ op is added in one place, in its family's file under nbad/rules/:
     exp_p.impl = ...            # NumPy reference implementation (eager + oracle)
     exp_p.jvp = ...             # forward-mode rule, written with nbad ops
     exp_p.vjp = ...             # reverse-mode rule, written with nbad ops
-    exp_p.codegen = ...         # how the CPU backend emits it (see codegen/)
+    exp_p.codegen = ...         # its scalar expression in a fused kernel (compile/expr.py)
 
 The derivative-rule convention and its family helpers are in rules/_ad.py.
 
@@ -16,7 +16,10 @@ Array operands are passed positionally; static parameters as hashable
 keywords, so an equation can be printed and used as part of a cache key.
 The rule slots are fixed: a missing rule raises MissingRuleError naming the
 primitive and the transformation, and tests walk `ALL_PRIMITIVES` to check
-that none is half-added.
+that none is half-added. OPTIONAL_SLOTS are the rules only some primitives
+have (DCE of unused loop results, in-place updates, sub-programs, ...), each
+declared here with its "absent" value; setting any other attribute on a
+primitive is an error, so a misspelt slot cannot be silently ignored.
 """
 from __future__ import annotations
 
@@ -26,6 +29,25 @@ ALL_PRIMITIVES: dict[str, "Primitive"] = {}
 
 RULE_SLOTS = ("abstract_eval", "impl", "jvp", "vjp", "vmap", "codegen")
 
+# Slots only some primitives fill, with the value meaning "not this one":
+OPTIONAL_SLOTS = {
+    # (eq, used output flags) -> a smaller equation or None: DCE of unused results (map, scan, cond)
+    "prune": None,
+    # (a, b) -> whether equation b computes a prefix of equation a: CSE of loops (scan)
+    "extends": None,
+    # a vjp that may get None for a result's cotangent instead of zeros (map, scan, cond, while)
+    "accepts_zero_cotangents": False,
+    # reductions: the combining operation ("sum", "max", ...; rules/reduce.py)
+    "reducer": None,
+    # (out, operand, *rest, **params) writing into `out`: an update the CPU driver
+    # runs in place into a buffer nothing else reads (backends/cpu/inplace.py)
+    "impl_in_place": None,
+    # params -> [(sub-IR, positions of its loop-invariant inputs or None), ...]: the
+    # sub-IRs a backend runs as programs of their own (loop bodies, cond branches),
+    # planned before emission by compile/pipeline.py
+    "sub_programs": None,
+}
+
 
 def _missing(prim_name: str, slot: str):
     def rule(*args, **kwargs):
@@ -33,6 +55,9 @@ def _missing(prim_name: str, slot: str):
 
     rule.missing = True
     return rule
+
+
+_ATTRIBUTES = frozenset(("name", "kind", "multiple_results", "nondiff") + RULE_SLOTS + tuple(OPTIONAL_SLOTS))
 
 
 class Primitive:
@@ -60,7 +85,15 @@ class Primitive:
         self.nondiff = False  # True: zero derivative (comparisons, argmax, iota, ...)
         for slot in RULE_SLOTS:
             setattr(self, slot, _missing(name, slot))
+        for slot, absent in OPTIONAL_SLOTS.items():
+            setattr(self, slot, absent)
         ALL_PRIMITIVES[name] = self
+
+    def __setattr__(self, name, value):
+        if name not in _ATTRIBUTES:
+            raise AttributeError(f"primitive {self.name!r} has no slot {name!r} "
+                                 f"(slots: {', '.join(RULE_SLOTS + tuple(OPTIONAL_SLOTS))})")
+        object.__setattr__(self, name, value)
 
     def has_rule(self, slot: str) -> bool:
         return not getattr(getattr(self, slot), "missing", False)

@@ -19,7 +19,7 @@ Its rules:
                     every branch runs on the whole batch and each example's
                     results are selected by its index, as in JAX
     prune           drop results nobody reads and operands no branch reads
-Compiled by codegen/branches.py: each branch is a program of its own and the
+Compiled by backends/cpu/branches.py: each branch is a program of its own and the
 driver runs only the chosen one.
 """
 from __future__ import annotations
@@ -65,6 +65,7 @@ def _cond_impl(index, *operands, branches):
 
 cond_p.abstract_eval = _cond_abstract_eval
 cond_p.impl = _cond_impl
+cond_p.sub_programs = lambda params: [(branch, None) for branch in params["branches"]]
 
 
 def bind_cond(index, operands, branches) -> list:

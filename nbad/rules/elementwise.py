@@ -3,7 +3,7 @@
 Every primitive here is defined with `elementwise(...)` (rules/_family.py):
 operands of one shape (scalars broadcast) and one dtype. The impl is NumPy's
 ufunc on the operands' dtype; the codegen is a scalar template
-(nbad/codegen/expr.py). Transcendental and rounding primitives live in
+(nbad/compile/expr.py). Transcendental and rounding primitives live in
 elementwise_math.py and are re-exported here, so `nbad.rules.elementwise`
 names every elementwise primitive.
 

@@ -5,7 +5,7 @@ They take inexact operands only (nbad.numpy converts integers first) and
 return the operand's dtype, except the is_* tests, which return bool.
 
 Codegen: exp, expm1, log, log1p, tanh, logistic, sin, cos and erf call nbad's
-vectorisable math library (e.math(name), nbad/codegen/mathlib.py) on real
+vectorisable math library (e.math(name), nbad/backends/cpu/mathlib.py) on real
 floats, because Numba's libm calls keep loops from vectorising; everything
 else, and complex operands, use NumPy's scalar ufuncs (np.<fn>(x)), which
 Numba compiles for float32, float64 and complex.

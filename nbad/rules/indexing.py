@@ -210,7 +210,7 @@ def _scatter_targets(x, updates, indices, axes, oob):
 
 # Each update primitive's impl copies its operand and updates the copy in
 # place (impl_in_place): compiled programs call impl_in_place directly on an
-# operand buffer nothing reads afterwards (codegen/inplace.py).
+# operand buffer nothing reads afterwards (backends/cpu/inplace.py).
 def _scatter_add_in_place(out, updates, *indices, axes, oob):
     where, upd = _scatter_targets(out, updates, indices, axes, oob)
     np.add.at(out, where, upd)

@@ -19,7 +19,7 @@ Its rules:
                     its body then no longer reads (called by simplify)
 A backward pass gives a map None for the cotangent of an unused result
 (`accepts_zero_cotangents`), not an array of zeros. CPU code generation never
-sees a map: lowering expands it first (codegen/lowering.py).
+sees a map: lowering expands it first (compile/passes.py).
 """
 from __future__ import annotations
 

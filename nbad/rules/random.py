@@ -81,7 +81,7 @@ def _fma_ufunc():
     """mathlib's fma as a NumPy ufunc (compiled on first eager use)."""
     import numba
 
-    from nbad.codegen import mathlib
+    from nbad.backends.cpu import mathlib
 
     return numba.vectorize(["float32(float32, float32, float32)",
                             "float64(float64, float64, float64)"])(mathlib.fma_call.py_func)

@@ -14,7 +14,7 @@ One primitive for every loop over a static number of steps: lax.scan and
 lax.fori_loop with static bounds (api_loops.py), and the Python loops that
 transforms/reroll.py folds back into one body (no xs, no ys: the values the
 program reads of the last iteration are carries too). It is compiled as a
-native loop (codegen/loops.py): one Numba function runs every step, reading
+native loop (backends/cpu/loops.py): one Numba function runs every step, reading
 xs[t] and writing ys[t] in place.
 
 Its rules:
@@ -113,6 +113,9 @@ def _scan_impl(*args, **params):
 
 scan_p.abstract_eval = _scan_abstract_eval
 scan_p.impl = _scan_impl
+# the body, its consts the same every step
+scan_p.sub_programs = lambda params: [
+    (params["body"], range(params["num_carry"], len(params["body"].inputs) - params["num_xs"]))]
 
 
 def _is_float(aval) -> bool:

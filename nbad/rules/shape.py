@@ -4,7 +4,7 @@ dynamic_slice, iota, full).
 
 View primitives have kind "view": the CPU backend applies their impl to a
 materialised buffer, which NumPy does without copying; broadcast_in_dim is
-fused into the consuming loop as index arithmetic (codegen/fusion.py).
+fused into the consuming loop as index arithmetic (compile/fusion.py).
 
 Derivative rules (rules/_ad.py) follow each primitive: all of these are
 linear (deflinear with a transpose) except iota (nondiff). The gather/scatter

@@ -7,7 +7,7 @@ initial values (JAX's order); cond_body maps (its consts, carries) to a bool
 scalar, body maps (its consts, carries) to the next carries. The results are
 the carries once the predicate is false. lax.while_loop and lax.fori_loop with
 traced bounds bind it (api_loops.py); it is compiled as a native loop
-(codegen/loops.py), the predicate's kernels run before each step.
+(backends/cpu/loops.py), the predicate's kernels run before each step.
 
 Its rules:
     abstract_eval   operand types checked against the bodies; the carries' types
@@ -79,6 +79,9 @@ def _while_impl(*args, **params):
 
 while_p.abstract_eval = _while_abstract_eval
 while_p.impl = _while_impl
+# the predicate and the body, each with its consts the same every step
+while_p.sub_programs = lambda params: [(params["cond_body"], range(params["cond_nconsts"])),
+                                       (params["body"], range(params["body_nconsts"]))]
 
 
 def _is_float(aval) -> bool:

@@ -145,7 +145,7 @@ def backward_pass(lin: Linearized, out_cts: list) -> list:
         ins = [lin.read(a) for a in eq.inputs]
         outs = [lin.env[v.id] for v in eq.outputs]
         if prim.multiple_results:
-            if not getattr(prim, "accepts_zero_cotangents", False):
+            if not prim.accepts_zero_cotangents:
                 cts = [_zeros_like_aval(v.aval) if c is None else c for v, c in zip(eq.outputs, cts)]
             in_cts = _rule(prim, "vjp")(cts, ins, outs, **eq.params)
         else:

@@ -5,7 +5,7 @@ reaches the IR as 250 copies of the step, one after another. Compiled as
 they are, each copy is its own kernels and library calls, dispatched from
 Python one by one, and the program takes seconds to compile. This pass finds
 such a repetition and folds it back into a `scan` (rules/scan.py) whose body
-is one iteration; codegen/loops.py runs it as a native loop.
+is one iteration; backends/cpu/loops.py runs it as a native loop.
 
 What counts as a repetition: equations [s, s + N*P) are N copies of the same
 P equations, each copy reading only

@@ -141,7 +141,7 @@ def merge_extended(ir: IR) -> IR:
     (its primitive's `extends`: the forward scan of a vjp, which also stacks its
     residuals, and the scan that computed the primal values), only the larger
     one is kept, at the place of the earlier one."""
-    candidates = [j for j, eq in enumerate(ir.equations) if hasattr(eq.primitive, "extends")]
+    candidates = [j for j, eq in enumerate(ir.equations) if eq.primitive.extends is not None]
     if len(candidates) < 2:
         return ir
     equations = list(ir.equations)
@@ -185,7 +185,7 @@ def remove_dead_code(ir: IR) -> IR:
         used = [v.id in live for v in eq.outputs]
         if any(used):
             # higher-order primitives (map) drop results nobody reads, and what computes them
-            pruned = eq.primitive.prune(eq, used) if hasattr(eq.primitive, "prune") else None
+            pruned = eq.primitive.prune(eq, used) if eq.primitive.prune is not None else None
             if pruned is not None:
                 eq = Equation(eq.primitive, *pruned)
             kept.append(eq)

@@ -8,12 +8,11 @@
     expand_map        one map equation as batched equations: its operands' batch
                       axes moved to the front, its body batched, its results'
                       batch axes moved to out_axes
-    lower_maps        the maps of an IR expanded (before fusion)
 
 A map stays one equation through tracing, differentiation (map of the body's
 jvp/vjp) and simplification, so what a user sees in `make_ir` is their
-per-example function. Only when the program is compiled (or a map is evaluated
-eagerly) is the body batched: its equations then operate on whole batches and
+per-example function. Only when the program is compiled (compile/passes.py's lower_maps) or a map is
+evaluated eagerly is the body batched: its equations then operate on whole batches and
 fuse like any other, so the batch becomes the outermost loop of each fused
 kernel, a batched matrix-vector product becomes one matrix-matrix product
 (dot_general's rule), and a nested map becomes one more loop level.
@@ -21,11 +20,10 @@ kernel, a batched matrix-vector product becomes one matrix-matrix product
 from __future__ import annotations
 
 from nbad.core.ir import IR, Literal
-from nbad.core.trace import bind, trace_to_ir
+from nbad.core.trace import bind
 from nbad.errors import MissingRuleError
 from nbad.rules._ad import aval_of
 from nbad.rules._batching import broadcast_batch, moveaxis
-from nbad.core.typecheck import ir_pass
 
 
 def batch_ir(ir: IR, size: int, args, batched) -> tuple[list, list]:
@@ -90,41 +88,3 @@ def expand_map(args, *, body: IR, in_axes, out_axes, axis_size):
             out = broadcast_batch(out, axis_size)
         results.append(moveaxis(out, 0, ax))
     return results
-
-
-def has_maps(ir: IR) -> bool:
-    from nbad.rules.map import map_p
-
-    return any(eq.primitive is map_p for eq in ir.equations)
-
-
-@ir_pass
-def lower_maps(ir: IR) -> IR:
-    """`ir` with its maps expanded into batched equations. A map that does not
-    depend on an enclosing map's batch is bound unchanged by the batching
-    pass, so the caller repeats this until `has_maps` is false."""
-    from nbad.rules.map import map_p
-
-    n = len(ir.inputs)
-
-    def run(*xs):
-        env = {v.id: x for v, x in zip(ir.inputs + ir.constvars, xs)}
-
-        def read(atom):
-            return atom.value if isinstance(atom, Literal) else env[atom.id]
-
-        for eq in ir.equations:
-            ins = [read(a) for a in eq.inputs]
-            if eq.primitive is map_p:
-                outs = expand_map(ins, **eq.params)
-            else:
-                outs = bind(eq.primitive, *ins, **eq.params)
-                if not eq.primitive.multiple_results:
-                    outs = [outs]
-            for var, val in zip(eq.outputs, outs):
-                env[var.id] = val
-        return [read(a) for a in ir.outputs]
-
-    new = trace_to_ir(run, ir.in_avals + [v.aval for v in ir.constvars], name=ir.name)
-    return IR(new.inputs[:n], new.equations, new.outputs, new.inputs[n:] + new.constvars,
-              list(ir.consts) + list(new.consts), name=ir.name)

@@ -1,6 +1,6 @@
 """The elementary functions generated CUDA kernels call.
 
-The elementwise primitives' codegen templates (nbad/codegen/expr.py) name
+The elementwise primitives' codegen templates (nbad/compile/expr.py) name
 NumPy's scalar functions (`np.sqrt(x)`) and nbad's CPU math library
 (`e.math("exp")` -> `_m_exp(x)`). The CUDA emitter renames every `np.NAME(`
 call that is not a dtype cast to `_np_NAME(`, and imports those names and the

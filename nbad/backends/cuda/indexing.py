@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 
-from nbad.codegen.cpu import IndentedBuffer
+from nbad.backends.cpu.kernels import IndentedBuffer
 from nbad.errors import NbadNotImplementedError
 
 _ATOMICS = {"add": "cuda.atomic.add", "min": "cuda.atomic.min", "max": "cuda.atomic.max"}

@@ -1,7 +1,7 @@
-"""CUDA kernels for the fused kernels of a Plan (nbad/codegen/fusion.py).
+"""CUDA kernels for the fused kernels of a Plan (nbad/compile/fusion.py).
 
 The same plan and the same scalar expressions as the CPU backend
-(codegen/cpu.py: dimension collapse, input layouts, literals, the body of one
+(backends/cpu/kernels.py: dimension collapse, input layouts, literals, the body of one
 element, the row emitter's passes), emitted as `@cuda.jit` source:
 
 * elementwise: a grid-stride loop over the flat iteration space, each index
@@ -24,8 +24,8 @@ import re
 
 import numpy as np
 
-from nbad.codegen.cpu import IndentedBuffer, KernelSource, RowEmitter
-from nbad.codegen.expr import ExprContext, needs_final_cast, typed_constant
+from nbad.backends.cpu.kernels import IndentedBuffer, KernelSource, RowEmitter
+from nbad.compile.expr import ExprContext, needs_final_cast, typed_constant
 from nbad.errors import NbadNotImplementedError
 
 _DTYPE_NAMES = {np.dtype(t).name for t in (np.float32, np.float64, np.int8, np.int16, np.int32,

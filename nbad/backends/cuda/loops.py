@@ -1,9 +1,9 @@
 """Control flow on the device: scan and while loops as host loops of launches,
 cond as the chosen branch's program.
 
-The body (and a while loop's predicate) is planned like the CPU backend's
-(codegen/loops.py: the same lowering of loop bodies) and built as a CUDA
-program of its own; the host calls it once per step with device arrays, so
+The body (and a while loop's predicate, a cond's branches) comes planned with
+its step (`step.subplans`, made by nbad/compile/pipeline.py) and is built as a
+CUDA program of its own; the host calls it once per step with device arrays, so
 the carries never leave the device. A scan reads each step's slice of its xs
 as a view and copies each step's ys into the stacked result on the device; a
 while loop copies its predicate (one bool) to the host before each step,
@@ -16,7 +16,6 @@ import math
 
 from nbad.backends.cuda import runtime
 from nbad.backends.cuda.array import CudaArray
-from nbad.codegen.loops import _scan_plan, _while_plans
 from nbad.rules.scan import scan_groups
 
 
@@ -25,10 +24,10 @@ def _rows(a: CudaArray):
     return a.data.reshape((a.shape[0], max(1, math.prod(a.shape[1:]))))
 
 
-def compile_scan(eq, build):
+def compile_scan(step, build):
     """(runner, kernels): runner(*CudaArrays) -> tuple of CudaArrays."""
-    p = eq.params
-    program = build(_scan_plan(p))
+    p = step.equation.params
+    program = build(*step.subplans)
     length, nc, nx, reverse = p["length"], p["num_carry"], p["num_xs"], p["reverse"]
     y_avals = [a.aval for a in program.plan.ir.outputs[nc:]]
 
@@ -50,9 +49,9 @@ def compile_scan(eq, build):
     return run, program.kernels
 
 
-def compile_while(eq, build):
-    p = eq.params
-    cond_plan, body_plan = _while_plans(p)
+def compile_while(step, build):
+    p = step.equation.params
+    cond_plan, body_plan = step.subplans
     cond, body = build(cond_plan), build(body_plan)
     ncc, nbc = p["cond_nconsts"], p["body_nconsts"]
 
@@ -65,15 +64,13 @@ def compile_while(eq, build):
     return run, cond.kernels + body.kernels
 
 
-def compile_cond(eq, build):
+def compile_cond(step, build):
     """Each branch is a program of its own; the index (one int) is copied to the host."""
     import numpy as np
 
-    from nbad.codegen import fusion
-    from nbad.codegen.lowering import lower_for_cpu
     from nbad.rules.cond import chosen_branch
 
-    programs = [build(fusion.plan(lower_for_cpu(b))) for b in eq.params["branches"]]
+    programs = [build(plan) for plan in step.subplans]
 
     def run(index, *operands):
         return tuple(programs[chosen_branch(np.asarray(index), len(programs))](*operands))

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import math
 
-from nbad.codegen.cpu import IndentedBuffer
-from nbad.codegen.expr import typed_constant
+from nbad.backends.cpu.kernels import IndentedBuffer
+from nbad.compile.expr import typed_constant
 from nbad.errors import NbadNotImplementedError
 
 

@@ -1,4 +1,4 @@
-"""The CUDA host launcher: runs one Plan (nbad/codegen/fusion.py) on the device.
+"""The CUDA host launcher: runs one Plan (nbad/compile/fusion.py) on the device.
 
 Built once per input signature, like the CPU driver: each plan step becomes a
 launch (a fused kernel, a view's copy kernel, the tiled matmul) or a device
@@ -22,7 +22,7 @@ import numpy as np
 from nbad.backends.cuda import kernels as kernel_gen
 from nbad.backends.cuda import indexing, loops, matmul, runtime, scans, views
 from nbad.backends.cuda.array import CudaArray, host_to_cuda
-from nbad.codegen.fusion import Kernel, LibraryStep, Plan, ViewStep
+from nbad.compile.fusion import Kernel, Plan, ViewStep
 from nbad.core.ir import Literal, Var
 from nbad.errors import NbadCompileError, NbadNotImplementedError
 
@@ -245,7 +245,7 @@ class CudaProgram:
             elif isinstance(step, ViewStep):
                 self._view(step.equation)
             else:
-                self._library(step.equation)
+                self._library(step)
         launched = [s.ck for s in self.steps if isinstance(s, _Launch)] + self.loop_kernels
         self.kernels = list({id(ck): ck for ck in launched}.values())
         self.source = self._describe()
@@ -312,7 +312,8 @@ class CudaProgram:
         self.steps.append(_Launch(compiled_kernel(name, source), args,
                                   _lazy_blocks(out.aval.size, self.tpb), self.tpb, eq.primitive.name))
 
-    def _library(self, eq):
+    def _library(self, step):
+        eq = step.equation
         if all(isinstance(a, Literal) for a in eq.inputs) and not eq.primitive.multiple_results:
             value = eq.primitive.impl(*[a.value for a in eq.inputs], **eq.params)
             self.constants.append(_DeviceConstant(eq.outputs[0].id, value))
@@ -320,7 +321,7 @@ class CudaProgram:
         name = eq.primitive.name
         if name in loops.COMPILERS:
             runner, kernels = loops.COMPILERS[name](
-                eq, lambda plan: CudaProgram(plan, single_output=False))
+                step, lambda plan: CudaProgram(plan, single_output=False))
             self.steps.append(_LoopStep(eq, runner))
             self.loop_kernels += kernels
         elif name == "dot_general":

@@ -15,8 +15,8 @@ import hashlib
 
 import numpy as np
 
-from nbad.codegen.cpu import IndentedBuffer
-from nbad.codegen.expr import needs_final_cast
+from nbad.backends.cpu.kernels import IndentedBuffer
+from nbad.compile.expr import needs_final_cast
 from nbad.errors import NbadNotImplementedError
 
 

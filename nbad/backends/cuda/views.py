@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from nbad.codegen.cpu import IndentedBuffer
+from nbad.backends.cpu.kernels import IndentedBuffer
 from nbad.errors import NbadNotImplementedError
 from nbad.rules.shape import RESHAPE_LIKE
 

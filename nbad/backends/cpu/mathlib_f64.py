@@ -1,4 +1,5 @@
-"""nbad's vectorisable elementary functions (scalar, numba-jittable).
+"""The float64 cores of nbad's math library (mathlib.py) and the helpers the
+float32 ones (mathlib_f32.py) and mathlib_random.py share.
 
 Public names: exp, expm1, log, log1p, tanh, logistic, sin, cos, erf.  Each
 takes a float32 or float64 (ints are promoted to float64) and returns the same
@@ -79,9 +80,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
-from numba.extending import intrinsic, overload
-
-__all__ = ["exp", "expm1", "log", "log1p", "tanh", "logistic", "sin", "cos", "erf"]
+from numba.extending import intrinsic
 
 # See the module docstring.  error_model='numpy': no ZeroDivisionError checks.
 _JIT_OPTIONS = {
@@ -573,50 +572,8 @@ def _erf64(x):
     return small if a < 0.75 else q
 
 
-# ----------------------------------------------------- public dtype dispatch
 # Straight-line kernels (a 0-d program: an unrolled scalar simulation and its
 # gradient) call the math functions instead: inlined, each of hundreds of sin
 # calls is its own copy of the argument reduction, and LLVM's time grows with
 # them (jit(grad) of a 200-step pendulum: 29 s to compile inlined, 14-16 s called).
 _CALL_OPTIONS = dict(fastmath=False, error_model="numpy")
-
-
-def _public(name, impl64, impl32=None, options=_JIT_OPTIONS):
-    """A jitted function `name` dispatching on the argument's type: float32
-    uses impl32 (default: impl64 in float64, rounded once), everything else
-    is converted to float64."""
-    def stub(x):
-        raise NotImplementedError
-
-    @overload(stub, jit_options=options)
-    def _ov(x):
-        if isinstance(x, types.Float) and x.bitwidth == 32:
-            if impl32 is not None:
-                return lambda x: impl32(x)
-            return lambda x: np.float32(impl64(np.float64(x)))
-        if isinstance(x, (types.Float, types.Integer, types.Boolean)):
-            return lambda x: impl64(np.float64(x))
-
-    def fn(x):
-        return stub(x)
-
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"nbad.codegen.mathlib.{name}: vectorisable {name}(x) for float32/float64."
-    return njit(**options)(fn)
-
-
-# float32-native cores (imported here: they use the helpers above).
-from nbad.codegen import mathlib_f32 as _f32  # noqa: E402
-
-_IMPLS = {"exp": (_exp64, _f32._exp32), "expm1": (_expm1_64, _f32._expm1_32),
-          "log": (_log64, _f32._log32), "log1p": (_log1p64, _f32._log1p32),
-          "tanh": (_tanh64, _f32._tanh32), "logistic": (_logistic64, _f32._logistic32),
-          "sin": (_sin64, _f32._sin32), "cos": (_cos64, _f32._cos32), "erf": (_erf64,)}
-exp, expm1, log, log1p, tanh, logistic, sin, cos, erf = (_public(n, *_IMPLS[n]) for n in __all__)
-for _n in __all__:  # the same functions, called rather than inlined (_CALL_OPTIONS): <name>_call
-    globals()[_n + "_call"] = _public(_n, *_IMPLS[_n], options=_CALL_OPTIONS)
-
-
-# fma and threefry2x32 (for nbad.random's primitives) live in mathlib_random.py; kernels
-# import every function they call from this module.
-from nbad.codegen.mathlib_random import fma, fma_call, threefry2x32, threefry2x32_call  # noqa: E402,F401

@@ -85,7 +85,12 @@ class Kernel:
 
 @dataclass
 class LibraryStep:
+    """An equation run by the backend's library code. `subplans`: the plans of the
+    sub-IRs it runs as programs (a loop's body, a cond's branches), in the order
+    of its primitive's `sub_programs`; made by compile/pipeline.py."""
+
     equation: Equation
+    subplans: tuple = ()
 
 
 @dataclass

@@ -14,7 +14,7 @@ int32 + int32 is int64 in Numba, float32 * 0.5 is float64):
   e.lit(value, dtype=None)    a typed constant ("np.float32(0.5)"); default e.dtype
   e.cast(expr, dtype=None)    an explicit conversion of expr to dtype
   e.math(name)                the name of a function of nbad's math library
-                              (nbad/codegen/mathlib.py), e.g. e.math("exp")
+                              (nbad/backends/cpu/mathlib.py), e.g. e.math("exp")
   e.np                        "np" (NumPy is imported in generated modules)
 
 The backend wraps every result whose dtype Numba could widen (all but

@@ -1,4 +1,4 @@
-"""float32-native cores of nbad.codegen.mathlib (imported by it; not public).
+"""float32-native cores of nbad.backends.cpu.mathlib (imported by it; not public).
 
 Same compilation model as mathlib (see its docstring): forceinlined,
 fastmath=False, branch-free, edge cases as selects.  Everything here is
@@ -40,7 +40,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from nbad.codegen.mathlib import _jit, _reduce32, _fma, _to_int
+from nbad.backends.cpu.mathlib_f64 import _jit, _reduce32, _fma, _to_int
 
 _F = np.float32
 _f32t = ir.FloatType()

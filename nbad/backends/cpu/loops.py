@@ -10,11 +10,11 @@ slice of each xs as a view (xs[t]) and writes ys[t] in place into the stacked
 result; a while loop runs its predicate's kernels before each step.
 
 It runs on the calling thread, so it is used when no step of the body is
-worth splitting across threads (driver.PARALLEL_MIN_WORK) and every step is
+worth splitting across threads (calls.PARALLEL_MIN_WORK) and every step is
 one it can express: kernels, vector and matrix products, reshapes and
 transposes, constants, dynamic slices and updates (D[t] at a traced t; copied
 into the step's own buffer), and nested native loops. Otherwise the body is an
-ordinary program (driver.build_program, threads included) called from a
+ordinary program (the driver's, threads included) called from a
 Python loop.
 
 COMPILERS says how the driver compiles each loop primitive; NATIVE how a
@@ -28,9 +28,9 @@ import linecache
 import numba
 import numpy as np
 
-from nbad.codegen import fusion
-from nbad.codegen.cpu import FASTMATH, CompiledKernel, IndentedBuffer
-from nbad.codegen.fusion import Kernel, LibraryStep, ViewStep, step_inputs, step_outputs
+from nbad.backends.cpu import calls, matmul
+from nbad.backends.cpu.kernels import FASTMATH, CompiledKernel, IndentedBuffer
+from nbad.compile.fusion import Kernel, LibraryStep, ViewStep, step_inputs, step_outputs
 from nbad.core.ir import Literal, Var
 from nbad.rules.indexing import dynamic_slice_p, dynamic_update_slice_p
 from nbad.rules.scan import scan_groups, scan_p
@@ -42,60 +42,41 @@ class _NotNative(Exception):
     """The body has a step a native loop does not run (the message says which)."""
 
 
-def _plan(body, invariant_inputs):
-    from nbad.codegen.lowering import lower_loop_body
-
-    return fusion.plan(lower_loop_body(body, {v.id for v in invariant_inputs}))
-
-
-def _scan_plan(params):
-    body, nc, nx = params["body"], params["num_carry"], params["num_xs"]
-    return _plan(body, body.inputs[nc:len(body.inputs) - nx])
-
-
-def _while_plans(params):
-    cond, body = params["cond_body"], params["body"]
-    return (_plan(cond, cond.inputs[:params["cond_nconsts"]]),
-            _plan(body, body.inputs[:params["body_nconsts"]]))
-
-
-def compile_scan(eq, num_threads: int):
-    """A callable running scan equation `eq`: (*operands) -> tuple of results."""
+def compile_scan(step, num_threads: int, build):
+    """A callable running a scan's LibraryStep: (*operands) -> tuple of results.
+    build(plan): the program of a plan (the driver's), for a body run from Python."""
     from nbad.config import log
 
-    p = eq.params
-    plan = _scan_plan(p)
+    p = step.equation.params
+    plan, = step.subplans
     try:
         native = NativeLoop.scan(plan, p, num_threads)
     except _NotNative as why:
         log(2, f"scan of {p['length']} steps runs its body from Python: {why}")
-        return _python_scan(plan, p, num_threads)
+        return _python_scan(build(plan), p)
     return native.runner(p["length"])
 
 
-def compile_while(eq, num_threads: int):
-    """A callable running while equation `eq`: (*operands) -> tuple of results."""
+def compile_while(step, num_threads: int, build):
+    """A callable running a while loop's LibraryStep: (*operands) -> tuple of results."""
     from nbad.config import log
 
-    p = eq.params
-    cond_plan, body_plan = _while_plans(p)
+    p = step.equation.params
+    cond_plan, body_plan = step.subplans
     try:
         native = NativeLoop.while_loop(cond_plan, body_plan, p, num_threads)
     except _NotNative as why:
         log(2, f"while loop runs its body from Python: {why}")
-        return _python_while(cond_plan, body_plan, p, num_threads)
+        return _python_while(build(cond_plan), build(body_plan), p)
     return native.runner(None)
 
 
 COMPILERS = {scan_p: compile_scan, while_p: compile_while}
 
 
-def _python_scan(plan, p, num_threads):
-    from nbad.codegen.driver import build_program
-
-    program = build_program(plan, num_threads)
+def _python_scan(program, p):
     length, nc, nx, reverse = p["length"], p["num_carry"], p["num_xs"], p["reverse"]
-    y_avals = [a.aval for a in plan.ir.outputs[nc:]]
+    y_avals = [a.aval for a in program.plan.ir.outputs[nc:]]
 
     def run(*args):
         carry, consts, xs = scan_groups([np.asarray(a) for a in args], nc, nx)
@@ -112,10 +93,7 @@ def _python_scan(plan, p, num_threads):
     return run
 
 
-def _python_while(cond_plan, body_plan, p, num_threads):
-    from nbad.codegen.driver import build_program
-
-    cond, body = build_program(cond_plan, num_threads), build_program(body_plan, num_threads)
+def _python_while(cond, body, p):
     ncc, nbc = p["cond_nconsts"], p["body_nconsts"]
 
     def run(*args):
@@ -267,8 +245,6 @@ class NativeLoop:
 
     def _emit(self, plan, prefix: str):
         """The plan's steps: into the loop, or before it when they read invariants only."""
-        from nbad.codegen.driver import _KernelCall, _plain_dot, _split_matmul_operands
-
         names, pre, invariant = self.names, self.pre, self.invariant
         kernel_outputs = {v.id for s in plan.steps if isinstance(s, Kernel) for v in s.outputs}
         for step_no, step in enumerate(plan.steps):
@@ -279,7 +255,7 @@ class NativeLoop:
             if not in_loop:
                 invariant.update(v.id for v in outputs)
             if isinstance(step, Kernel):
-                call = _KernelCall(step, names, self.namespace, kernel_outputs, set(),
+                call = calls.KernelCall(step, names, self.namespace, kernel_outputs, set(),
                                    self.num_threads, idx, IndentedBuffer())
                 if call.parallel:
                     raise _NotNative(f"kernel {call.ck.name} is worth splitting across threads")
@@ -299,7 +275,7 @@ class NativeLoop:
                 names[out.id] = self._extra(value)
                 continue
             if not isinstance(step, Kernel) and eq.primitive in NATIVE:
-                NATIVE[eq.primitive](self, eq, body, idx)
+                NATIVE[eq.primitive](self, step, body, idx)
                 continue
             if any(isinstance(a, Literal) for a in eq.inputs):
                 raise _NotNative(f"{eq.primitive.name} of a literal")
@@ -312,8 +288,8 @@ class NativeLoop:
                 # a copy, so that later reshapes of it are views in Numba too. (Numba
                 # compiles x.transpose(axes) in some 6 s, x.T.copy() in a fraction.)
                 body.line(f"{name} = {ins[0]}.T.copy()")
-            elif isinstance(step, LibraryStep) and _plain_dot(eq) is not None:
-                if _split_matmul_operands(eq, self.num_threads) is not None:
+            elif isinstance(step, LibraryStep) and matmul.plain_dot(eq) is not None:
+                if matmul.split_matmul_operands(eq, self.num_threads) is not None:
                     raise _NotNative("a matrix product worth splitting across threads")
                 (lc, rc), _ = eq.params["dimension_numbers"]
                 a = f"{ins[0]}.T" if eq.inputs[0].aval.ndim == 2 and lc[0] == 0 else ins[0]
@@ -427,13 +403,15 @@ class NativeLoop:
         return run
 
 
-def _nested_scan(outer, eq, body, idx):
-    inner = NativeLoop.scan(_scan_plan(eq.params), eq.params, outer.num_threads)
+def _nested_scan(outer, step, body, idx):
+    eq = step.equation
+    inner = NativeLoop.scan(*step.subplans, eq.params, outer.num_threads)
     outer._call_nested(eq, inner, body, idx, [str(eq.params["length"])])
 
 
-def _nested_while(outer, eq, body, idx):
-    inner = NativeLoop.while_loop(*_while_plans(eq.params), eq.params, outer.num_threads)
+def _nested_while(outer, step, body, idx):
+    eq = step.equation
+    inner = NativeLoop.while_loop(*step.subplans, eq.params, outer.num_threads)
     outer._call_nested(eq, inner, body, idx, [])
 
 
@@ -461,14 +439,16 @@ def _whole(var) -> str:
     return ", ".join([":"] * var.aval.ndim) or "()"
 
 
-def _dynamic_slice(outer, eq, body, idx):
+def _dynamic_slice(outer, step, body, idx):
+    eq = step.equation
     x, *starts = eq.inputs
     name = _buffer(outer, eq, body)
     window = _window(outer, x, starts, eq.params["slice_sizes"], body, name)
     body.line(f"{name}[{_whole(eq.outputs[0])}] = {window}  # dynamic_slice")
 
 
-def _dynamic_update_slice(outer, eq, body, idx):
+def _dynamic_update_slice(outer, step, body, idx):
+    eq = step.equation
     x, update, *starts = eq.inputs
     name = _buffer(outer, eq, body)
     body.line(f"{name}[{_whole(x)}] = {outer._ref(x)}  # dynamic_update_slice")

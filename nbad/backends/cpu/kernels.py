@@ -1,5 +1,5 @@
 """CPU code generation: fused kernels as Numba source (the driver that runs
-them for one shape is in codegen/driver.py).
+them for one shape is in backends/cpu/driver.py).
 
 Kernels are compiled per *type*, programs are planned per *shape* (DESIGN §7):
 
@@ -30,9 +30,9 @@ import math
 import numba
 import numpy as np
 
-from nbad.codegen import mathlib
-from nbad.codegen.expr import ExprContext, needs_final_cast, typed_constant
-from nbad.codegen.fusion import Kernel
+from nbad.backends.cpu import mathlib
+from nbad.compile.expr import ExprContext, needs_final_cast, typed_constant
+from nbad.compile.fusion import Kernel
 from nbad.core.ir import Literal, Var
 
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}  # never nnan/ninf: NaN checks must work
@@ -542,7 +542,7 @@ class CompiledKernel:
         self.name = ks.name
         self.source = ks.source
         self.math_names = sorted(ks.math_names)
-        # a kernel without loops calls its math functions (mathlib._CALL_OPTIONS)
+        # a kernel without loops calls its math functions (mathlib_f64._CALL_OPTIONS)
         self.math_suffix = "" if ks.groups else "_call"
         self._dispatchers: dict[bool, object] = {}
         self.disk_name: str | None = None
@@ -551,7 +551,7 @@ class CompiledKernel:
         lines = ["import numpy as np"]
         if "@_njit(" in self.source:
             lines.append("from numba import njit as _njit")
-        lines += [f"from nbad.codegen.mathlib import {n}{self.math_suffix} as _m_{n}"
+        lines += [f"from nbad.backends.cpu.mathlib import {n}{self.math_suffix} as _m_{n}"
                   for n in self.math_names]
         return "\n".join(lines) + "\n\n\n" + self.source
 

@@ -28,6 +28,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+RECYCLE_MIN_BYTES = 1 << 20  # results this large reuse a buffer the caller has dropped
 PROGRAM_MAX_BYTES = 256 << 20
 PROCESS_MAX_BYTES = 512 << 20
 

@@ -1,5 +1,5 @@
 """Scalar functions for nbad.random's primitives (rules/random.py): fma and
-threefry2x32. Re-exported by nbad.codegen.mathlib, whose compilation model they
+threefry2x32. Re-exported by nbad.backends.cpu.mathlib, whose compilation model they
 follow (forceinlined into the kernels, fastmath=False; the `_call` variants are
 called instead, by straight-line kernels).
 """
@@ -8,7 +8,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from nbad.codegen.mathlib import _CALL_OPTIONS, _JIT_OPTIONS
+from nbad.backends.cpu.mathlib_f64 import _CALL_OPTIONS, _JIT_OPTIONS
 
 _inline = njit(**_JIT_OPTIONS)
 

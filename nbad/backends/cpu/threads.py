@@ -8,7 +8,7 @@ with exp and tanh), there is no OpenMP runtime to spin on a shared machine
 (numba-facts §6), and the thread count can change at run time. A split costs
 some 10-50 us of queueing and wake-up on a quiet machine (0.3 ms where a
 virtual machine's idle core is slow to wake), so the planner only splits loops
-whose work is large (driver.PARALLEL_MIN_WORK), and the loop is cut into
+whose work is large (calls.PARALLEL_MIN_WORK), and the loop is cut into
 chunks that whoever is running takes in turn: the caller starts at once and
 never waits for a worker that has not woken (_Job). Jobs go through one queue,
 so concurrent callers from different Python threads share the workers safely.
@@ -126,7 +126,7 @@ def run(fn, n: int, args: tuple, per_part_args=None, parts: int | None = None):
 
 
 class _Graph:
-    """One run of a task graph (codegen/dataflow.py): every thread that joins
+    """One run of a task graph (backends/cpu/dataflow.py): every thread that joins
     takes the ready task of highest index until none is left. A task's
     successors become ready when their last predecessor is done; whoever
     finished it runs one of them next, so a chain stays on one thread and only

@@ -1,27 +1,41 @@
-"""CPU-specific rewrites of the IR before fusion.
+"""The IR rewrites every backend can choose before fusion (the pipeline,
+compile/pipeline.py, says which run and in which order).
 
-Maps (vmap) are expanded into batched equations and calls of functions with
-custom derivative rules are inlined (their rule only mattered to
-differentiation). Products that are not matrix-matrix (matrix-vector, inner
-and outer products, batched or not) become `reduce_sum(X * w, axes=(last,))`
-or a plain product: a row reduction or an elementwise loop. BLAS gemv is
-memory-bound like any loop, but as a loop it runs on all threads (nbad does not
-share NumPy's BLAS threading) and fuses with what comes before and after it —
-`sum((X @ w - y) ** 2)` reads X once, in one pass, and a batch of per-example
-outer products is one elementwise kernel. Matrix-matrix products stay on BLAS,
-where blocking for the cache wins.
+    inline_calls              calls of functions with custom derivative rules
+                              become their bodies (the rule only mattered to
+                              differentiation)
+    has_maps / lower_maps     vmap's map equations expanded into batched ones
+    sink_broadcasts           a cond's broadcast operands move into its branches
+    lower_iotas               multi-dimensional iotas as broadcasts of 1-D ramps
+    sink_transposes           transposes of elementwise values computed in the
+                              transposed order instead
+    swap_transposed_products  transpose(a @ b) as b @ a when that is what it is
+    lower_dots                products that are not matrix-matrix as fused loops
+    fold_scalar_broadcasts    broadcast scalars read as scalars by elementwise ops
+
+lower_dots: products that are not matrix-matrix (matrix-vector, inner and outer
+products, batched or not) become `reduce_sum(X * w, axes=(last,))` or a plain
+product: a row reduction or an elementwise loop. BLAS gemv is memory-bound like
+any loop, but as a loop it runs on all threads (nbad does not share NumPy's BLAS
+threading) and fuses with what comes before and after it — `sum((X @ w - y) ** 2)`
+reads X once, in one pass, and a batch of per-example outer products is one
+elementwise kernel. Matrix-matrix products stay library calls (BLAS, the CUDA
+backend's tiled matmul), where blocking for the cache wins.
 """
 from __future__ import annotations
 
-from nbad.codegen.branches import sink_broadcasts
 from nbad.core.avals import ShapedArray
 from nbad.core.ir import IR, Equation, Literal, Var
+from nbad.core.trace import bind, trace_to_ir
+from nbad.core.typecheck import ir_pass
+from nbad.rules.cond import cond_p
 from nbad.rules.elementwise import mul_p
 from nbad.rules.linalg import dot_general_p
+from nbad.rules.map import map_p
 from nbad.rules.reduce import reduce_sum_p
 from nbad.rules.shape import broadcast_in_dim_p, iota_p, transpose_p
-from nbad.transforms.simplify import remove_dead_code, simplify
-from nbad.core.typecheck import ir_pass
+from nbad.transforms.simplify import simplify
+from nbad.transforms.vmap import expand_map
 
 
 def _dot_as_loop(eq: Equation, transposed: set):
@@ -323,76 +337,64 @@ def swap_transposed_products(ir: IR) -> IR:
     return simplify(IR(ir.inputs, equations, ir.outputs, ir.constvars, ir.consts, name=ir.name))
 
 
-SHORT_ROWS = 16  # a loop-invariant matrix with rows this short is read transposed
-
-
 @ir_pass
-def transpose_invariant_matrices(body: IR, invariant_ids: set) -> IR:
-    """In a loop body: matrix-vector products of a matrix that is the same in every
-    iteration and has short rows read a transposed copy instead, made once before
-    the loop (codegen/loops.py runs steps of invariants there). BLAS then streams
-    long contiguous rows or columns: a 500 x 8 gemv and its transpose took 0.85 +
-    0.97 us, on the transposed copy 0.62 + 0.48 us."""
-    equations, copies = [], {}
-    for eq in body.equations:
-        found = _short_row_matrix(eq, invariant_ids)
-        if found is None:
+def sink_broadcasts(ir: IR) -> IR:
+    """`ir` with every cond operand that is a broadcast passed unbroadcast and
+    broadcast inside each branch instead (the broadcast's dead copy is left to DCE)."""
+    broadcasts = {eq.outputs[0].id: eq for eq in ir.equations if eq.primitive is broadcast_in_dim_p}
+    equations, changed = [], False
+    for eq in ir.equations:
+        sinkable = [k for k, a in enumerate(eq.inputs[1:], 1)
+                    if eq.primitive is cond_p and isinstance(a, Var) and a.id in broadcasts]
+        if not sinkable:
             equations.append(eq)
             continue
-        side, x = found
-        if x.id not in copies:
-            copies[x.id] = Var(ShapedArray(x.aval.shape[::-1], x.aval.dtype))
-            equations.append(Equation(transpose_p, [x], [copies[x.id]], {"permutation": (1, 0)}))
-        (lc, rc), batch = eq.params["dimension_numbers"]
-        contract = [lc, rc]
-        contract[side] = (1 - contract[side][0],)
-        ins = list(eq.inputs)
-        ins[side] = copies[x.id]
-        equations.append(Equation(eq.primitive, ins, eq.outputs,
-                                  dict(eq.params, dimension_numbers=(tuple(contract), batch))))
-    if not copies:
-        return body
-    return IR(body.inputs, equations, body.outputs, body.constvars, body.consts, name=body.name)
+        inputs, branches = list(eq.inputs), list(eq.params["branches"])
+        for k in sinkable:
+            bcast = broadcasts[inputs[k].id]
+            inputs[k] = bcast.inputs[0]
+            for b, branch in enumerate(branches):
+                old = branch.inputs[k - 1]
+                small = Var(bcast.inputs[0].aval)
+                branches[b] = IR(branch.inputs[:k - 1] + [small] + branch.inputs[k:],
+                                 [Equation(broadcast_in_dim_p, [small], [old], bcast.params)]
+                                 + branch.equations, branch.outputs, name=branch.name)
+        equations.append(Equation(cond_p, inputs, eq.outputs, dict(eq.params, branches=tuple(branches))))
+        changed = True
+    if not changed:
+        return ir
+    return IR(ir.inputs, equations, ir.outputs, ir.constvars, ir.consts, name=ir.name)
 
 
-def _short_row_matrix(eq: Equation, invariant_ids: set):
-    """(operand index, matrix) if eq is a matrix-vector product of an invariant
-    matrix with short rows (and many of them)."""
-    if eq.primitive is not dot_general_p or eq.outputs[0].aval.dtype.kind not in "fc":
-        return None
-    (lc, rc), (lb, rb) = eq.params["dimension_numbers"]
-    if lb or rb or len(lc) != 1:
-        return None
-    for side, other in ((0, 1), (1, 0)):
-        x, v = eq.inputs[side], eq.inputs[other]
-        if (isinstance(x, Var) and x.id in invariant_ids and x.aval.ndim == 2 and v.aval.ndim == 1
-                and x.aval.shape[1] <= SHORT_ROWS and x.aval.shape[0] >= 4 * x.aval.shape[1]):
-            return side, x
-    return None
+def has_maps(ir: IR) -> bool:
+    return any(eq.primitive is map_p for eq in ir.equations)
 
 
 @ir_pass
-def lower_loop_body(body: IR, invariant_ids: set) -> IR:
-    """lower_for_cpu for the body of a loop (rules/scan.py, while_loop.py): the
-    inputs `invariant_ids` are the same in every step."""
-    invariant_ids = set(invariant_ids) | {v.id for v in body.constvars}
-    return lower_for_cpu(transpose_invariant_matrices(body, invariant_ids))
+def lower_maps(ir: IR) -> IR:
+    """`ir` with its maps expanded into batched equations. A map that does not
+    depend on an enclosing map's batch is bound unchanged by the batching
+    pass, so the caller repeats this until `has_maps` is false."""
+    n = len(ir.inputs)
 
+    def run(*xs):
+        env = {v.id: x for v, x in zip(ir.inputs + ir.constvars, xs)}
 
-@ir_pass
-def lower_for_cpu(ir: IR) -> IR:
-    """All CPU rewrites, in order: after every transformation, before fusion.
+        def read(atom):
+            return atom.value if isinstance(atom, Literal) else env[atom.id]
 
-    Maps are expanded into batched equations and calls inlined until neither
-    is left (a custom-rule function may vmap, a vmapped function may call one,
-    and a map independent of an enclosing one survives its expansion)."""
-    from nbad.transforms.reroll import reroll
-    from nbad.transforms.vmap import has_maps, lower_maps
+        for eq in ir.equations:
+            ins = [read(a) for a in eq.inputs]
+            if eq.primitive is map_p:
+                outs = expand_map(ins, **eq.params)
+            else:
+                outs = bind(eq.primitive, *ins, **eq.params)
+                if not eq.primitive.multiple_results:
+                    outs = [outs]
+            for var, val in zip(eq.outputs, outs):
+                env[var.id] = val
+        return [read(a) for a in ir.outputs]
 
-    ir = inline_calls(ir)
-    if has_maps(ir):
-        while has_maps(ir):
-            ir = inline_calls(lower_maps(ir))
-        ir = reroll(remove_dead_code(ir))  # Python loops inside a vmapped function
-    ir = sink_transposes(lower_iotas(simplify(sink_broadcasts(ir))))
-    return fold_scalar_broadcasts(lower_dots(swap_transposed_products(ir)))
+    new = trace_to_ir(run, ir.in_avals + [v.aval for v in ir.constvars], name=ir.name)
+    return IR(new.inputs[:n], new.equations, new.outputs, new.inputs[n:] + new.constvars,
+              list(ir.consts) + list(new.consts), name=ir.name)

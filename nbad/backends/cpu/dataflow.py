@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nbad.codegen.fusion import step_inputs, step_outputs
+from nbad.compile.fusion import step_inputs, step_outputs
 
 # Split a step when, over its estimated run, the other threads would be idle
 # for at least this fraction of their time.

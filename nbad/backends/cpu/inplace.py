@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from nbad.codegen.fusion import Kernel, LibraryStep, step_inputs, step_outputs
+from nbad.compile.fusion import Kernel, LibraryStep, step_inputs, step_outputs
 from nbad.core.ir import Var
 
 
 def _updates_in_place(step) -> bool:
-    return isinstance(step, LibraryStep) and hasattr(step.equation.primitive, "impl_in_place")
+    return isinstance(step, LibraryStep) and step.equation.primitive.impl_in_place is not None
 
 
 def in_place_steps(plan) -> set:
